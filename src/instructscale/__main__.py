@@ -1,0 +1,3 @@
+from instructscale.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Thin typer layer over the stage entry points; one module per stage."""

@@ -1,0 +1,7 @@
+"""CLI for the demo stage (being written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""

@@ -1,0 +1,64 @@
+"""The `instructscale` command. Each stage module adds its commands via `register(app)`;
+stage implementations are imported inside the commands so `--help` stays fast."""
+
+from __future__ import annotations
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from instructscale import __version__
+from instructscale.errors import InstructscaleError
+
+
+class UserError(click.ClickException):
+    """A user-facing error: message to stderr, exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InstructscaleError as exc:
+            raise UserError(str(exc)) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="instructscale",
+    help="Instruction-data scaling studies: generate, subsets, train, respond, judge, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"instructscale {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Instruction-data scaling studies of LLMs, end to end and reproducible."""
+
+
+def _register_stages() -> None:
+    from instructscale.cli import demo, evalset, generate, judge, report, respond, study, subsets, train
+
+    for module in (evalset, generate, subsets, train, respond, judge, report, study, demo):
+        module.register(app)
+
+
+_register_stages()
+
+
+def main() -> None:
+    app()

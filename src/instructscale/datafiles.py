@@ -1,0 +1,279 @@
+"""Reading and writing record files.
+
+Readers accept JSON Lines, JSON arrays, CSV, Parquet, a `datasets` directory saved with
+`save_to_disk`, or a Hub id (through `datasets.load_dataset`). Every problem is reported
+with the file, the line (or row) and the field.
+
+Writers either replace a file atomically (write a temp file, then rename) or append
+one flushed line at a time, so a process killed with `kill -9` leaves at most one torn
+last line, which the appender detects and drops before it writes again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from instructscale.errors import InputError
+
+T = TypeVar("T", bound=BaseModel)
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+
+
+def iter_rows(path: str | Path, *, split: str = "train") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line or row number, raw dict) from any supported source. Numbers start at 1."""
+    p = Path(path)
+    if not p.exists():
+        if _looks_like_hub_id(str(path)):
+            yield from _iter_hf(str(path), split=split, from_hub=True)
+            return
+        raise InputError("file not found", path=path)
+    if p.is_dir():
+        yield from _iter_hf(str(p), split=split, from_hub=False)
+        return
+    if p.stat().st_size == 0:
+        raise InputError("file is empty", path=p)
+    suffix = p.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        yield from _iter_jsonl(p)
+    elif suffix == ".json":
+        yield from _iter_json_array(p)
+    elif suffix == ".csv":
+        yield from _iter_csv(p)
+    elif suffix == ".parquet":
+        yield from _iter_parquet(p)
+    else:
+        raise InputError(f"unsupported file type '{suffix}' (use .jsonl, .json, .csv or .parquet)", path=p)
+
+
+def read_records(path: str | Path, cls: type[T], *, adapt=None, allow_empty: bool = False) -> list[T]:
+    """Read and validate every row as `cls`. `adapt(row) -> row` maps a foreign schema first."""
+    out = []
+    for line, row in iter_rows(path):
+        if adapt is not None:
+            row = adapt(row, path=path, line=line)
+        out.append(validate_row(cls, row, path=path, line=line))
+    if not out and not allow_empty:
+        raise InputError("no records found", path=path)
+    return out
+
+
+def validate_row(cls: type[T], row: dict[str, Any], *, path=None, line=None) -> T:
+    try:
+        return cls.model_validate(row)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or None
+        msg = "missing required field" if err["type"] == "missing" else err["msg"]
+        raise InputError(msg, path=path, line=line, field=field) from None
+
+
+def _looks_like_hub_id(s: str) -> bool:
+    parts = s.split("/")
+    return len(parts) == 2 and all(parts) and not s.startswith((".", "/")) and "." not in parts[1][-6:]
+
+
+def _iter_jsonl(p: Path) -> Iterator[tuple[int, dict]]:
+    with p.open("r", encoding="utf-8-sig") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"broken JSON: {exc.msg} at column {exc.colno}", path=p, line=n) from None
+            if not isinstance(obj, dict):
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=p, line=n)
+            yield n, obj
+
+
+def _iter_json_array(p: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"broken JSON: {exc.msg} at column {exc.colno}", path=p, line=exc.lineno) from None
+    if isinstance(data, dict):  # {"data": [...]} or {"rows": [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise InputError("expected a JSON array of objects", path=p)
+        data = lists[0]
+    if not isinstance(data, list):
+        raise InputError("expected a JSON array of objects", path=p)
+    for n, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            raise InputError(f"array item {n} is not an object", path=p, line=n)
+        yield n, obj
+
+
+def _iter_csv(p: Path) -> Iterator[tuple[int, dict]]:
+    with p.open("r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise InputError("CSV has no header row", path=p, line=1)
+        for row in reader:
+            if None in row:
+                raise InputError("row has more cells than the header", path=p, line=reader.line_num)
+            yield reader.line_num, {k: _csv_value(v) for k, v in row.items()}
+
+
+def _csv_value(v: str | None):
+    # CSV has no types: leave strings alone, but let empty cells mean "absent".
+    return None if v is None or v == "" else v
+
+
+def _iter_parquet(p: Path) -> Iterator[tuple[int, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"cannot read Parquet: {exc}", path=p) from None
+    for n, row in enumerate(table.to_pylist(), start=1):
+        yield n, row
+
+
+def _iter_hf(source: str, *, split: str, from_hub: bool) -> Iterator[tuple[int, dict]]:
+    import datasets
+
+    try:
+        if not from_hub and (Path(source, "dataset_info.json").exists() or Path(source, "state.json").exists()
+                             or Path(source, "dataset_dict.json").exists()):
+            ds = datasets.load_from_disk(source)
+        else:
+            ds = datasets.load_dataset(source, split=split)
+    except Exception as exc:
+        raise InputError(f"cannot load dataset: {exc}", path=source) from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise InputError(f"split '{split}' not found (have: {', '.join(ds)})", path=source)
+        ds = ds[split]
+    for n, row in enumerate(ds, start=1):
+        yield n, dict(row)
+
+
+# ----------------------------------------------------------------------------- writing
+
+def dumps(record: BaseModel | dict) -> str:
+    obj = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict]) -> int:
+    """Atomically replace `path` with the records, one per line. Returns the count."""
+    n = 0
+
+    def body(f):
+        nonlocal n
+        for r in records:
+            f.write(dumps(r) + "\n")
+            n += 1
+
+    atomic_write(path, body)
+    return n
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write one JSON document (manifests, summaries)."""
+    atomic_write(path, lambda f: f.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n"))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_write(path: str | Path, body) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            body(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_jsonl_resumable(path: str | Path) -> tuple[list[dict], int]:
+    """Read an append-only output file. Returns (rows, torn) where torn is 1 if a
+    partially written last line (from a crash) was found and ignored. A broken line
+    anywhere else is real corruption and an error."""
+    p = Path(path)
+    if not p.exists():
+        return [], 0
+    data = p.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # bytes after the last newline: empty unless the last write was torn
+    rows = []
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"broken JSON in output file: {exc}", path=p, line=n) from None
+    torn = 0
+    if tail.strip():
+        try:
+            rows.append(json.loads(tail))  # complete record, only its newline was lost
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            torn = 1
+    return rows, torn
+
+
+class JsonlAppender:
+    """Append records to a JSON Lines file, one flushed line per record.
+
+    On open, a torn last line left by a crash is cut off (and counted in `.torn`), so
+    the file is valid JSON Lines again before anything new is written.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.torn = _repair_tail(self.path)
+        self._f = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: BaseModel | dict) -> None:
+        self._f.write(dumps(record) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _repair_tail(p: Path) -> int:
+    if not p.exists() or p.stat().st_size == 0:
+        return 0
+    with p.open("rb+") as f:
+        data = f.read()
+        if data.endswith(b"\n"):
+            return 0
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        try:
+            json.loads(tail)
+            f.write(b"\n")  # a whole record that only lost its newline: keep it
+            return 0
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            f.truncate(cut)
+            return 1
