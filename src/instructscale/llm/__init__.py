@@ -1,0 +1,7 @@
+"""The one API layer every stage uses to talk to OpenAI-compatible chat endpoints."""
+
+from instructscale.llm.client import ChatClient, ChatResult, ClientConfig
+from instructscale.llm.usage import UsageMeter, estimate_cost, estimate_tokens, load_price_table
+
+__all__ = ["ChatClient", "ChatResult", "ClientConfig", "UsageMeter", "estimate_cost", "estimate_tokens",
+           "load_price_table"]

@@ -1,0 +1,192 @@
+"""Async client for any OpenAI-compatible chat-completions endpoint.
+
+One retry loop for every stage: bounded concurrency, optional requests- and
+tokens-per-minute pacing, exponential backoff with jitter that honours `Retry-After`,
+and a bounded number of attempts after which the call returns a failed result with the
+reason (it never raises for API faults, so one bad item cannot stop a long run).
+The API key is read from the environment variable named in the config and is kept
+only in memory: it is never part of a config dump, a cache key, a log or a report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from pydantic import BaseModel, Field
+
+from instructscale.errors import ConfigError
+from instructscale.llm.usage import UsageMeter, estimate_tokens
+
+OPENAI_URL = "https://api.openai.com/v1"
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+
+
+class ClientConfig(BaseModel):
+    """Where and how to call the API. Secrets are referenced by env-var name only."""
+
+    base_url: str = Field(OPENAI_URL, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    model: str = Field(..., description="Model name sent to the server")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the key")
+    concurrency: int = Field(8, ge=1, description="Requests in flight at once")
+    rpm: float | None = Field(None, gt=0, description="Requests per minute limit (None: no limit)")
+    tpm: float | None = Field(None, gt=0, description="Tokens per minute limit, estimated (None: no limit)")
+    max_attempts: int = Field(5, ge=1, description="Attempts per call before it is recorded as failed")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds")
+    backoff_base_s: float = Field(1.0, ge=0, description="First retry delay; doubles each attempt, with jitter")
+    backoff_max_s: float = Field(60.0, ge=0, description="Cap on a single retry delay")
+    params: dict[str, Any] = Field(default_factory=dict, description="Sampling parameters (temperature, max_tokens, ...)")
+    price_table: str | None = Field(None, description="YAML price table overriding the built-in one")
+
+
+@dataclass
+class ChatResult:
+    text: str | None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+class _Pacer:
+    """Spaces out acquisitions so that at most `per_minute` units pass per minute."""
+
+    def __init__(self, per_minute: float):
+        self.interval = 60.0 / per_minute
+        self.next_free = 0.0
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, units: float = 1.0) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_free)
+            self.next_free = start + units * self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class ChatClient:
+    """Use as `async with ChatClient(cfg) as client: await client.chat(messages)`."""
+
+    def __init__(self, config: ClientConfig):
+        self.config = config
+        self.usage = UsageMeter(model=config.model, price_table=config.price_table)
+        self._sdk = openai.AsyncOpenAI(base_url=config.base_url, api_key=self._api_key(),
+                                       timeout=config.timeout_s, max_retries=0)
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._rpm = _Pacer(config.rpm) if config.rpm else None
+        self._tpm = _Pacer(config.tpm) if config.tpm else None
+
+    def _api_key(self) -> str:
+        key = os.environ.get(self.config.api_key_env)
+        if key:
+            return key
+        if self.config.base_url.rstrip("/") == OPENAI_URL:
+            raise ConfigError(f"no API key: set the environment variable {self.config.api_key_env}")
+        return "not-needed"  # local servers (vLLM, llama.cpp, the demo teacher) accept any key
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
+
+    async def chat(self, messages: list[dict[str, str]], **overrides: Any) -> ChatResult:
+        params = {**self.config.params, **overrides}
+        budget = sum(estimate_tokens(m.get("content") or "") for m in messages) + int(params.get("max_tokens") or 256)
+        for attempt in range(1, self.config.max_attempts + 1):
+            if self._rpm:
+                await self._rpm.acquire()
+            if self._tpm:
+                await self._tpm.acquire(budget)
+            async with self._slots:
+                self.usage.requests += 1
+                result, error, retry_after = await self._attempt(messages, params)
+            if result is not None:
+                result.attempts = attempt
+                self.usage.successes += 1
+                self.usage.prompt_tokens += result.prompt_tokens
+                self.usage.completion_tokens += result.completion_tokens
+                return result
+            kind = error.split(":")[0]
+            self.usage.errors[kind] = self.usage.errors.get(kind, 0) + 1
+            if retry_after is None:  # not retryable (e.g. 400, 401, 404)
+                break
+            if attempt < self.config.max_attempts:
+                self.usage.retries += 1
+                await asyncio.sleep(retry_after or self._backoff(attempt))
+        else:
+            error = f"gave up after {attempt} attempts: {error}"
+        self.usage.failures += 1
+        return ChatResult(text=None, error=error, attempts=attempt)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)  # jitter: spread retries of many callers
+
+    async def _attempt(self, messages, params) -> tuple[ChatResult | None, str, float | None]:
+        """One HTTP call. Returns (result, error, retry_after): retry_after is None when the
+        error is not worth retrying, 0 for 'use backoff', or the server's Retry-After."""
+        try:
+            resp = await self._sdk.chat.completions.create(model=self.config.model, messages=messages, **params)
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            err = f"http {status}: {_short(exc.message)}"
+            if status in _RETRY_STATUS:
+                return None, err, _retry_after(exc.response.headers)
+            return None, err, None
+        except openai.APITimeoutError:
+            return None, f"timeout: no reply within {self.config.timeout_s}s", 0.0
+        except openai.APIConnectionError as exc:
+            return None, f"connection: {_short(str(exc.__cause__ or exc))}", 0.0
+        except Exception as exc:  # malformed body the SDK could not decode
+            return None, f"bad response: {type(exc).__name__}: {_short(str(exc))}", 0.0
+        try:
+            choice = resp.choices[0]
+            text = choice.message.content
+        except (AttributeError, IndexError, TypeError):
+            return None, "bad response: no choices in reply", 0.0
+        if text is None:
+            return None, "bad response: empty message content", 0.0
+        usage = getattr(resp, "usage", None)
+        pt = getattr(usage, "prompt_tokens", None) or sum(estimate_tokens(m.get("content") or "") for m in messages)
+        ct = getattr(usage, "completion_tokens", None) or estimate_tokens(text)
+        return ChatResult(text=text, prompt_tokens=pt, completion_tokens=ct,
+                          finish_reason=choice.finish_reason), "", None
+
+
+def _retry_after(headers) -> float:
+    """Seconds from a Retry-After header (seconds or HTTP date); 0 means 'use our backoff'."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else 0.0
+
+
+def _short(s: str, n: int = 200) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[:n] + "..."
