@@ -22,3 +22,43 @@ def fake_server():
     yield start
     for srv in started:
         srv.stop()
+
+
+def _tiny_pool_rows(n: int = 48) -> list[dict]:
+    """Instruction examples with lengths skewed like real data (a few long inputs)."""
+    cats = ["rewrite", "math", "open_qa", "translation"]
+    rows = []
+    for i in range(n):
+        long_input = "这是一段较长的输入文本 " * (12 if i % 8 == 0 else i % 3)
+        rows.append({"instruction": f"请回答第 {i} 个问题: {cats[i % 4]}", "input": long_input.strip(),
+                     "output": f"答案是 {i * 7 % 13}。" + " 因为" * (i % 5), "category": cats[i % 4]})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_pool_path(tmp_path_factory):
+    """A 48-example training pool (JSON Lines, InstructionExample rows, 4 categories)."""
+    from instructscale.datafiles import write_jsonl
+
+    path = tmp_path_factory.mktemp("pool") / "pool.jsonl"
+    write_jsonl(path, _tiny_pool_rows())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory, tiny_pool_path):
+    """Factory: `tiny_base_model("gpt2"|"bloom"|"llama") -> folder` with a saved tiny model and
+    tokenizer (trained on tiny_pool_path), loadable with from_pretrained. Built once per arch."""
+    from instructscale.models.tiny import TinyModelConfig
+    from instructscale.train import init_tiny
+
+    built = {}
+
+    def get(arch: str = "gpt2"):
+        if arch not in built:
+            out = tmp_path_factory.mktemp(f"base_{arch}")
+            built[arch] = init_tiny(tiny_pool_path, out, TinyModelConfig(arch=arch, hidden_size=32, num_layers=2),
+                                    vocab_size=300)
+        return built[arch]
+
+    return get

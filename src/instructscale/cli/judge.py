@@ -1,7 +1,72 @@
-"""CLI for the judge stage (being written)."""
+"""CLI for the judge stage: `instructscale judge --eval EVAL --responses RESPONSES --out OUT`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def judge(
+    eval_path: Path = typer.Option(..., "--eval", help="Evaluation set (JSON Lines of EvalItem: id, category, question, reference)."),
+    responses: list[Path] = typer.Option(..., "--responses", help="Response file(s) (JSON Lines of Response); repeat for several."),
+    out: Path = typer.Option(..., "--out", help="Judgements (JSON Lines), appended; a rerun skips finished ones."),
+    scorer: str = typer.Option("llm", "--scorer", help="llm (an API judge) or reference (offline metrics vs the reference answer)."),
+    judge_model: str = typer.Option("gpt-3.5-turbo", "--judge-model", help="Judge model name (the study used ChatGPT)."),
+    base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, ...)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Name of the environment variable holding the API key."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Judgements per answer; the item score is their mean (the study: 3)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+    prompts: str = typer.Option("zh", "--prompts", help="Prompt set: zh (the study's), en, or a YAML / JSON Lines (class, prompt) file."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite reply cache [default: llm_cache.sqlite next to --out]."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Judge sampling temperature (repeats differ only if > 0)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="Longest judge reply."),
+    seed: Optional[int] = typer.Option(0, "--seed", help="Seed sent as seed + repeat index, where the server supports it."),
+    reasks: int = typer.Option(2, "--reasks", min=0, help="Extra requests, with a format reminder, when a reply has no valid score."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Per-request timeout in seconds."),
+    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request before it counts as failed."),
+    rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
+    tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated)."),
+    price_table: Optional[str] = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures."),
+    code_timeout: float = typer.Option(10.0, "--code-timeout", help="Time limit in seconds for running code tests (reference scorer)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing."),
+):
+    """Score responses with an LLM judge (the study's category prompts, `得分:` in [0, 1]) or offline metrics."""
+    from instructscale.console import stdout
+    from instructscale.errors import ConfigError
+    from instructscale.judge import JudgeConfig, run_judge
+    from instructscale.judge.summary import stats_table
+    from instructscale.llm import ClientConfig
+
+    if scorer not in ("llm", "reference"):
+        raise ConfigError(f"--scorer must be llm or reference, not '{scorer}'")
+    client = ClientConfig(base_url=base_url, model=judge_model, api_key_env=api_key_env, concurrency=concurrency,
+                          rpm=rpm, tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
+                          params={"temperature": temperature, "max_tokens": max_tokens})
+    summary = run_judge(JudgeConfig(
+        eval=eval_path, responses=responses, out=out, scorer=scorer, client=client if scorer == "llm" else None,
+        prompts=prompts, repeats=repeats, reasks=reasks, seed=seed, cache=cache, use_cache=not no_cache,
+        dry_run=dry_run, code_timeout_s=code_timeout))
+    if summary.estimate is not None:
+        e = summary.estimate
+        cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"
+        stdout.print(f"dry run: {e['judgements']} judgements to do ({e.get('cached', 0)} cached), "
+                     f"~{e['requests']} requests, ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} "
+                     f"completion tokens, cost {cost}")
+        return
+    stdout.print(stats_table(summary.rows, title=f"judge: {summary.judge}"))
+    line = (f"{summary.judgements} judgements in {out} ({summary.new} new, {summary.resumed} resumed), "
+            f"{summary.unscored} unscored")
+    if summary.scorer == "llm":
+        cost = summary.usage.get("cost_usd")
+        line += (f"; {summary.requests} requests, {summary.cache_hits} cache hits, "
+                 f"{summary.usage.get('prompt_tokens', 0)}+{summary.usage.get('completion_tokens', 0)} tokens"
+                 + (f", ${cost:.4f}" if cost is not None else ""))
+    stdout.print(line)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("judge")(judge)

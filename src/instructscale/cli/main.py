@@ -11,7 +11,13 @@ from instructscale import __version__
 from instructscale.errors import InstructscaleError
 
 
-class UserError(click.ClickException):
+try:  # typer >= 0.26 vendors click: only its own ClickException is caught and shown
+    from typer._click.exceptions import ClickException
+except ImportError:  # older typer uses click itself
+    ClickException = click.ClickException
+
+
+class UserError(ClickException):
     """A user-facing error: message to stderr, exit code 2, no traceback."""
 
     exit_code = 2

@@ -1,0 +1,62 @@
+"""Settings of a judge run and what it reports back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from instructscale.errors import ConfigError
+from instructscale.judge.summary import CategoryStats
+from instructscale.llm import ClientConfig
+
+DEFAULT_JUDGE_PARAMS = {"temperature": 1.0, "max_tokens": 512}  # 1.0: the API default, so repeats differ
+
+
+class JudgeConfig(BaseModel):
+    eval: Path = Field(..., description="Evaluation set (EvalItem records)")
+    responses: list[Path] = Field(..., min_length=1, description="Response files (Response records)")
+    out: Path = Field(..., description="Judgements, JSON Lines, appended and resumable")
+    scorer: Literal["llm", "reference"] = Field("llm", description="LLM judge, or offline reference metrics")
+    client: ClientConfig | None = Field(None, description="Judge API settings (scorer llm); model = judge name")
+    prompts: str = Field("zh", description="Prompt set: zh, en, or a YAML / JSON Lines file")
+    repeats: int = Field(3, ge=1, description="Judgements per answer (the study: 3); reference scorer: 1")
+    reasks: int = Field(2, ge=0, description="Extra requests with a format reminder when a reply has no valid score")
+    seed: int | None = Field(0, description="Sent as seed + repeat index; None: send no seed")
+    cache: Path | None = Field(None, description="SQLite reply cache; default: llm_cache.sqlite next to --out")
+    use_cache: bool = Field(True, description="False: no cache reads or writes")
+    dry_run: bool = Field(False, description="Estimate requests, tokens and cost; call nothing, write nothing")
+    code_timeout_s: float = Field(10.0, gt=0, description="Time limit for running code tests (reference scorer)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.scorer == "llm" and self.client is None:
+            raise ConfigError("the llm scorer needs client settings (judge model, base URL)")
+        if self.client is not None:  # judge defaults for sampling parameters the caller left out
+            self.client = self.client.model_copy(update={"params": {**DEFAULT_JUDGE_PARAMS, **self.client.params}})
+        return self
+
+    @property
+    def judge_name(self) -> str:
+        return "reference" if self.scorer == "reference" else self.client.model
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache or self.out.parent / "llm_cache.sqlite"
+
+
+class JudgeSummary(BaseModel):
+    out: str
+    judge: str
+    scorer: str
+    rows: list[CategoryStats] = []
+    judgements: int = 0  # in the output file for this judge, after the run
+    new: int = 0  # written by this run
+    resumed: int = 0  # already in the output file, skipped
+    unscored: int = 0
+    requests: int = 0  # HTTP attempts, retries and re-asks included
+    cache_hits: int = 0
+    unknown_items: int = 0  # responses whose item is not in the evaluation set (not judged)
+    usage: dict = {}
+    estimate: dict | None = None  # --dry-run only

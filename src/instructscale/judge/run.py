@@ -1,0 +1,194 @@
+"""The judge stage: score every (response, repeat) and append one Judgement per key.
+
+Story: load items and responses → drop keys already final in the output file → judge
+the rest (LLM with cache, re-asks and bounded concurrency, or reference metrics) →
+append each judgement as soon as it is done → summarize the whole output file.
+A judgement whose API call failed is written (never silently dropped) but is not final:
+the next run removes it and tries again, so the file ends with one record per key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from instructscale.console import console, progress
+from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, read_records, write_jsonl
+from instructscale.errors import InputError
+from instructscale.judge.config import JudgeConfig, JudgeSummary
+from instructscale.judge.parse import parse_score
+from instructscale.judge.prompts import PromptSet, load_prompt_set
+from instructscale.judge.reference import RefOptions, score_reference
+from instructscale.judge.summary import category_stats
+from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_cost, estimate_tokens
+from instructscale.records import EvalItem, Judgement, Response
+
+API_ERROR = "api: "  # prefix of retryable failures
+REPLY_SEP = "\n\n[re-ask]\n\n"
+ASSUMED_REPLY_TOKENS = 100  # dry-run guess for a judge reply: a short comment and the score
+
+
+@dataclass(frozen=True)
+class Job:
+    item: EvalItem
+    response: Response
+    repeat: int
+
+
+def run_judge(cfg: JudgeConfig) -> JudgeSummary:
+    items = {i.id: i for i in read_records(cfg.eval, EvalItem)}
+    responses, unknown = _load_responses(cfg, items)
+    if unknown:
+        console.print(f"[yellow]{unknown} responses refer to items not in {cfg.eval}; not judged[/yellow]")
+    judge = cfg.judge_name
+    repeats = cfg.repeats if cfg.scorer == "llm" else 1  # a metric gives the same score every time
+    done = _final_keys(cfg, judge)
+    jobs = [Job(items[r.item_id], r, k) for r in responses for k in range(repeats)
+            if _key(judge, r.model, r.item_id, r.sample, k) not in done]
+    summary = JudgeSummary(out=str(cfg.out), judge=judge, scorer=cfg.scorer, resumed=len(done),
+                           unknown_items=unknown)
+    prompt_set = load_prompt_set(cfg.prompts) if cfg.scorer == "llm" else None
+    for category in sorted({job.item.category for job in jobs}) if prompt_set else ():
+        prompt_set.system_prompt(category, True)  # a missing prompt fails now, not mid-run
+    if cfg.dry_run:
+        summary.estimate = _estimate(cfg, jobs, prompt_set)
+        return summary
+
+    with JsonlAppender(cfg.out) as writer, progress() as bar:
+        task = bar.add_task(f"judge ({judge})", total=len(jobs))
+
+        def emit(j: Judgement) -> None:
+            writer.write(j)
+            summary.new += 1
+            bar.advance(task)
+
+        if cfg.scorer == "reference":
+            opts = RefOptions(code_timeout_s=cfg.code_timeout_s)
+            for job in jobs:
+                emit(_reference_judgement(job, opts))
+        elif jobs:
+            asyncio.run(_judge_llm(cfg, jobs, prompt_set, emit, summary))
+
+    final = [Judgement.model_validate(r) for r in read_jsonl_resumable(cfg.out)[0] if r.get("judge") == judge]
+    summary.rows = category_stats(final)
+    summary.judgements = len(final)
+    summary.unscored = sum(r.unscored for r in summary.rows)
+    return summary
+
+
+def _key(judge: str, model: str, item_id: str, sample: int, repeat: int) -> tuple:
+    return (judge, model, item_id, sample, repeat)
+
+
+def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[Response], int]:
+    seen, out, unknown = set(), [], 0
+    for path in cfg.responses:
+        for r in read_records(path, Response):
+            if r.item_id not in items:
+                unknown += 1
+            elif (r.model, r.item_id, r.sample) not in seen:
+                seen.add((r.model, r.item_id, r.sample))
+                out.append(r)
+    if not out:
+        raise InputError("no responses match items of the evaluation set", path=cfg.responses[0])
+    return out, unknown
+
+
+def _final_keys(cfg: JudgeConfig, judge: str) -> set[tuple]:
+    """Keys with a final judgement in the output file. Rewrites the file (atomically) when
+    it holds retryable failures, duplicates or a torn last line, so reruns converge to
+    exactly one record per key."""
+    if cfg.dry_run and not cfg.out.exists():
+        return set()
+    rows, torn = read_jsonl_resumable(cfg.out)
+    keep, done = [], set()
+    for n, row in enumerate(rows, start=1):
+        try:
+            j = Judgement.model_validate(row)
+        except ValueError as exc:
+            raise InputError(f"not a judgement record: {exc}", path=cfg.out, line=n) from None
+        key = _key(j.judge, j.model, j.item_id, j.sample, j.repeat)
+        if key in done or (j.error or "").startswith(API_ERROR):
+            continue
+        done.add(key)
+        keep.append(j)
+    if (torn or len(keep) != len(rows)) and not cfg.dry_run:
+        write_jsonl(cfg.out, keep)
+    return {k for k in done if k[0] == judge}
+
+
+def _base(job: Job, judge: str) -> dict:
+    r = job.response
+    return {"item_id": r.item_id, "model": r.model, "judge": judge, "repeat": job.repeat, "sample": r.sample,
+            "category": job.item.category}
+
+
+def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
+    if job.response.error:
+        return Judgement(**_base(job, "reference"), error=f"response failed: {job.response.error}")
+    score, error = score_reference(job.item, job.response.response, opts)
+    return Judgement(**_base(job, "reference"), score=score, error=error)
+
+
+async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, emit, summary: JudgeSummary):
+    cache = ReplyCache(cfg.cache_path) if cfg.use_cache else None
+    try:
+        async with ChatClient(cfg.client) as client:
+            pending = iter(jobs)
+
+            async def worker():
+                for job in pending:  # one shared iterator: each job is taken by exactly one worker
+                    emit(await _judge_one(cfg, client, cache, prompt_set, job))
+
+            await asyncio.gather(*(worker() for _ in range(min(cfg.client.concurrency, len(jobs)))))
+            summary.requests = client.usage.requests
+            summary.usage = client.usage.summary()
+    finally:
+        if cache is not None:
+            summary.cache_hits = cache.hits
+            cache.close()
+
+
+async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | None, prompt_set: PromptSet,
+                     job: Job) -> Judgement:
+    """Ask; if the reply has no valid score, re-ask with a format reminder (bounded)."""
+    base = _base(job, cfg.judge_name)
+    if job.response.error:
+        return Judgement(**base, error=f"response failed: {job.response.error}")
+    messages = prompt_set.messages(job.item, job.response.response)
+    overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
+    replies: list[str] = []
+    for _ in range(cfg.reasks + 1):
+        result = await cached_chat(client, cache, messages, tag=job.repeat, **overrides)
+        if not result.ok:
+            return Judgement(**base, raw=REPLY_SEP.join(replies), error=API_ERROR + result.error)
+        replies.append(result.text)
+        parsed = parse_score(result.text)
+        if parsed.ok:
+            return Judgement(**base, score=parsed.score, raw=result.text)
+        messages = prompt_set.reask_messages(messages, result.text)
+    return Judgement(**base, raw=REPLY_SEP.join(replies),
+                     error=f"no valid score after {len(replies)} replies: {parsed.reason}")
+
+
+def _estimate(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet | None) -> dict:
+    """Requests, tokens and cost of the pending jobs, first asks only (re-asks are rare)."""
+    if cfg.scorer == "reference":
+        return {"judgements": len(jobs), "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    cache = ReplyCache(cfg.cache_path) if cfg.use_cache and cfg.cache_path.exists() else None
+    requests = prompt_tokens = cached = 0
+    params = cfg.client.params
+    for job in jobs:
+        messages = prompt_set.messages(job.item, job.response.response)
+        overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
+        if cache and cache.get(cache.key(cfg.client.model, messages, {**params, **overrides}, job.repeat)):
+            cached += 1
+            continue
+        requests += 1
+        prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
+    if cache:
+        cache.close()
+    completion_tokens = requests * min(ASSUMED_REPLY_TOKENS, int(params.get("max_tokens") or ASSUMED_REPLY_TOKENS))
+    return {"judgements": len(jobs), "cached": cached, "requests": requests, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": estimate_cost(cfg.client.model, prompt_tokens, completion_tokens, cfg.client.price_table)}

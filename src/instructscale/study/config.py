@@ -1,0 +1,114 @@
+"""The study file: one YAML that describes a whole scaling study.
+
+Top-level sections are typed here; the per-stage option blocks (`generate`, `train`,
+`respond`, judge `options`) are passed through to that stage's own pydantic config, so
+every stage option is available in the study file without being declared twice. All
+stage configs are built (and so validated) before any work starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from instructscale.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TeacherConfig(_Section):
+    offline_demo: bool = Field(False, description="Start the built-in offline teacher (demo world) on 127.0.0.1")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL of the teacher (ignored when offline_demo)")
+    model: str = Field("gpt-3.5-turbo", description="Teacher model name (the study used ChatGPT)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key")
+    concurrency: int = Field(16, ge=1, description="Requests in flight at once")
+    rpm: float | None = Field(None, description="Requests-per-minute limit")
+    tpm: float | None = Field(None, description="Tokens-per-minute limit")
+    timeout_s: float = Field(60.0, description="Per-request timeout in seconds")
+    max_attempts: int = Field(5, ge=1, description="Attempts per request before it counts as failed")
+
+
+class DataConfig(_Section):
+    pool: str | None = Field(None, description="Existing instruction pool (JSONL/JSON/CSV/Parquet/dataset); skips generation")
+    generate: dict[str, Any] = Field(default_factory=dict, description="Options for the generate stage (see docs/generate.md)")
+
+
+class EvalConfig(_Section):
+    path: str | None = Field(None, description="Evaluation set (canonical or public-release format)")
+    demo_world_per_category: int | None = Field(None, description="Build the eval set from the offline demo world: items per category")
+    demo_world_seed: int = Field(1, description="Seed for the demo-world eval set (kept apart from training data)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.demo_world_per_category is None):
+            raise ValueError("set exactly one of eval.path or eval.demo_world_per_category")
+        return self
+
+
+class SubsetsSection(_Section):
+    sizes: list[float] = Field([200_000, 600_000, 1_000_000, 2_000_000], description="Subset sizes (counts, or fractions of the pool)")
+    stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
+    exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
+    overlap_threshold: float = Field(0.5, description="Similarity above which a pool item counts as overlapping")
+
+
+class BaseModelConfig(_Section):
+    path: str | None = Field(None, description="Hub id or local path of the base model (e.g. bigscience/bloomz-7b1-mt)")
+    tiny: dict[str, Any] | None = Field(None, description="Instead of path: build a tiny model from a config with a tokenizer trained on the pool (offline)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.tiny is None):
+            raise ValueError("set exactly one of base_model.path or base_model.tiny")
+        return self
+
+
+class JudgeSection(_Section):
+    name: str = Field(..., description="Name of this judge in the report")
+    kind: Literal["llm", "reference"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer")
+    use_teacher: bool = Field(True, description="llm only: call the teacher's server/model (else set base_url/model in options)")
+    options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
+
+
+class StudyConfig(_Section):
+    name: str = Field(..., description="Study name, shown in the report")
+    run_dir: str = Field(..., description="Where every stage writes its outputs and manifests")
+    seed: int = Field(0, description="Seed for subsets, training and sampling")
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig, description="The teacher LLM (data generation, and judging by default)")
+    data: DataConfig = Field(default_factory=DataConfig, description="Where the instruction pool comes from")
+    eval: EvalConfig = Field(..., description="The evaluation set")
+    subsets: SubsetsSection = Field(default_factory=SubsetsSection, description="Nested subsets of the pool, one per scale")
+    base_model: BaseModelConfig = Field(..., description="The model every scale fine-tunes from (scale 0 = untuned)")
+    train: dict[str, Any] = Field(default_factory=dict, description="Options for the train stage (preset, lora, ...; see docs/train.md)")
+    respond: dict[str, Any] = Field(default_factory=dict, description="Options for the respond stage (backend, preset, ...; see docs/respond.md)")
+    judges: list[JudgeSection] = Field(default_factory=lambda: [JudgeSection(name="teacher")], description="Judges; each scores every scale's responses")
+    report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    return validated(StudyConfig, raw, source=str(p))
+
+
+def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):
+    """Build a pydantic model, turning the first validation error into a ConfigError that
+    names the file and the dotted field path."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in (*([prefix] if prefix else []), *err["loc"]))
+        raise ConfigError(f"{source}: {loc or '(top level)'}: {err['msg']}") from None

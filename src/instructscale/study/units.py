@@ -1,0 +1,117 @@
+"""Fingerprinted units of work: the mechanism behind "rerun does nothing".
+
+A study is a list of units (generate, subsets, train:200, respond:200, judge:teacher,
+report, ...). Each unit has a fingerprint: a hash of its settings and of the
+fingerprints of the units it reads from. A unit whose manifest says `done` with the
+same fingerprint is skipped; a changed fingerprint re-runs that unit and, through the
+chain, everything downstream of it, and nothing else. Secrets never enter a
+fingerprint or a manifest (configs carry env-var names, not keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from instructscale import __version__
+from instructscale.datafiles import write_json
+
+
+def fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Unit:
+    """One skippable piece of a study. `run()` returns a JSON-able summary for the manifest."""
+
+    name: str
+    stage: str
+    settings: dict[str, Any]
+    run: Callable[[], dict[str, Any]]
+    after: list[Unit] = field(default_factory=list)
+    scale: str | None = None
+    outputs: list[Path] = field(default_factory=list)  # cleared when the settings changed
+    keep_outputs_on_change: bool = False  # e.g. generation: a bigger target extends the pool
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({"settings": self.settings, "after": [u.fingerprint for u in self.after]})
+
+
+class Ledger:
+    """Manifests of units, one JSON file each under RUN_DIR/manifests/."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir) / "manifests"
+
+    def path(self, unit: Unit) -> Path:
+        return self.dir / f"{unit.name.replace(':', '__')}.json"
+
+    def read(self, unit: Unit) -> dict[str, Any] | None:
+        p = self.path(unit)
+        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+    def state(self, unit: Unit) -> str:
+        """done | changed (done with other settings) | partial (started, not finished) | pending."""
+        m = self.read(unit)
+        if m is None:
+            return "pending"
+        if m.get("status") == "done":
+            return "done" if m.get("fingerprint") == unit.fingerprint else "changed"
+        return "partial"
+
+    def execute(self, unit: Unit, *, force: bool = False) -> tuple[str, dict[str, Any]]:
+        """Run the unit unless it is done with the same fingerprint. Returns (outcome, manifest)."""
+        if not force and self.state(unit) == "done":
+            return "skipped", self.read(unit)
+        previous = self.read(unit) or {}
+        if previous and previous.get("fingerprint") != unit.fingerprint and not unit.keep_outputs_on_change:
+            for out in unit.outputs:  # results made under other settings must not be resumed into
+                _remove(Path(out))
+        manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
+                    "fingerprint": unit.fingerprint, "settings": unit.settings,
+                    "inputs": {u.name: u.fingerprint for u in unit.after},
+                    "versions": _versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "previous_fingerprint": previous.get("fingerprint")}
+        write_json(self.path(unit), manifest)
+        t0 = time.monotonic()
+        summary = unit.run() or {}
+        manifest.update(status="done", seconds=round(time.monotonic() - t0, 2), summary=summary,
+                        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        write_json(self.path(unit), manifest)
+        return "ran", manifest
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"instructscale": __version__}
+    for pkg in ("torch", "transformers", "trl", "peft", "datasets", "openai"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out

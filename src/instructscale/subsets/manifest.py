@@ -1,0 +1,58 @@
+"""The manifest written next to the subset files: what each file holds and how it was made."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from instructscale.errors import InputError
+
+
+class SubsetEntry(BaseModel):
+    name: str  # human label, e.g. "0.2M"
+    size: int
+    file: str  # relative to the manifest's folder
+    sha256: str
+    categories: dict[str, int]
+
+
+class SubsetsManifest(BaseModel):
+    seed: int
+    stratify: bool
+    pool: str
+    pool_sha256: str
+    pool_size: int
+    excluded: int = 0  # pool examples dropped because they overlap the evaluation set
+    exclude_eval: str | None = None
+    subsets: list[SubsetEntry] = Field(default_factory=list)
+    path: Path | None = Field(default=None, exclude=True)  # where it was loaded from
+
+    def subset_path(self, entry: SubsetEntry) -> Path:
+        base = self.path.parent if self.path is not None else Path(".")
+        return base / entry.file
+
+
+def load_manifest(path: str | Path) -> SubsetsManifest:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "manifest.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("manifest not found", path=p) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"broken JSON: {exc.msg}", path=p, line=exc.lineno) from None
+    manifest = SubsetsManifest.model_validate(data)
+    manifest.path = p
+    return manifest
+
+
+def human_size(n: int) -> str:
+    """The study's labels: 200000 -> '0.2M', 2000000 -> '2M', 1500 -> '1.5K', 50 -> '50'."""
+    if n >= 100_000:
+        return f"{n / 1_000_000:g}M"
+    if n >= 1_000:
+        return f"{n / 1_000:g}K"
+    return str(n)

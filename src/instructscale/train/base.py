@@ -1,0 +1,66 @@
+"""Base models: load one through `from_pretrained` (Hub id or folder), or create a tiny
+one offline. `init-tiny` saves the tiny model like any other checkpoint, so every scale
+of a study fine-tunes from the same folder and the untrained base is "scale 0"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from instructscale.datafiles import iter_rows
+from instructscale.errors import ConfigError
+from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
+
+# LoRA targets where peft's "all-linear" would also adapt the output head or miss fused layers.
+LORA_TARGETS = {
+    "gpt2": ["c_attn", "c_proj"],
+    "bloom": ["query_key_value", "dense"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+}
+
+
+def init_tiny(texts_path: str | Path, out: str | Path, cfg: TinyModelConfig, vocab_size: int = 2000) -> Path:
+    """Train a tokenizer on the pool's texts, build a tiny model, save both into `out`."""
+    texts = []
+    for _, row in iter_rows(texts_path):
+        texts.extend(str(row[k]) for k in ("instruction", "input", "output", "text") if row.get(k))
+    if not texts:
+        raise ConfigError(f"{texts_path} has no instruction/input/output/text fields to train a tokenizer on")
+    tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
+    model = build_tiny_model(tokenizer, cfg.model_copy(update={"vocab_size": vocab_size}))
+    out = Path(out)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def load_base(name: str, *, quantize_4bit: bool = False):
+    """(tokenizer, model) through the ordinary transformers loading path."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {}
+    if quantize_4bit:
+        import torch
+
+        from instructscale.errors import require_extra
+
+        require_extra("bitsandbytes", "qlora", "QLoRA")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+    except OSError as exc:
+        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+    if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"tokenizer of '{name}' has no EOS token, so a trained model could not learn to stop")
+    return tokenizer, model
+
+
+def lora_targets(model, configured: list[str] | None):
+    if configured:
+        return configured
+    return LORA_TARGETS.get(model.config.model_type, "all-linear")

@@ -1,0 +1,53 @@
+"""Trainer callbacks: a per-step loss log (JSON Lines, resumable) and a NaN/inf guard."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from instructscale.datafiles import read_jsonl_resumable, write_jsonl, JsonlAppender
+from instructscale.errors import InstructscaleError
+
+
+class TrainingDiverged(InstructscaleError):
+    """The loss became NaN or infinite; continuing would only train on garbage."""
+
+
+class NonFiniteLossGuard(TrainerCallback):
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"{key} is {value} at step {state.global_step}; stopping. Lower the learning rate, check "
+                    "the data, or use fp32/bf16 instead of fp16.")
+
+
+class StepLog(TrainerCallback):
+    """Appends {"step", "epoch", "loss", "learning_rate", ...} per logging step to `path`.
+    On resume, entries past the checkpoint's step are dropped: those steps run again."""
+
+    def __init__(self, path: Path, is_main: bool):
+        self.path, self.is_main, self._out = Path(path), is_main, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not self.is_main:
+            return
+        rows, _ = read_jsonl_resumable(self.path)
+        kept = [r for r in rows if r.get("step", 0) <= state.global_step]
+        if len(kept) != len(rows) or not rows:
+            write_jsonl(self.path, kept)
+        self._out = JsonlAppender(self.path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._out is None or not logs or "loss" not in logs:
+            return
+        self._out.write({"step": state.global_step, "epoch": state.epoch,
+                         **{k: v for k, v in logs.items() if isinstance(v, (int, float))}})
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._out is not None:
+            self._out.close()
+            self._out = None

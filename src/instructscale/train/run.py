@@ -1,0 +1,197 @@
+"""`run_train`: fine-tune one base model on one subset, and `train_manifest` for every
+subset of a study. The story: resolve settings -> load base and data -> check packing ->
+train (TRL SFTTrainer on accelerate) -> save model, tokenizer and instructscale.json.
+
+instructscale.json is written last; a run is finished exactly when it says "complete".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from instructscale.console import console
+from instructscale.datafiles import read_records, write_json
+from instructscale.errors import ConfigError
+from instructscale.records import InstructionExample
+from instructscale.subsets.make import file_sha256
+from instructscale.subsets.manifest import load_manifest
+from instructscale.templates import get_template
+from instructscale.train.base import load_base, lora_targets
+from instructscale.train.callbacks import NonFiniteLossGuard, StepLog
+from instructscale.train.config import TrainConfig
+from instructscale.train.data import tokenize_examples
+from instructscale.train.packing import packing_isolates
+
+METADATA = "instructscale.json"
+STEP_LOG = "train_log.jsonl"
+
+
+class TrainResult(BaseModel):
+    out: Path
+    skipped: bool = False  # already finished before this call
+    steps: int = 0
+    train_loss: float | None = None
+    n_examples: int = 0
+    n_truncated: int = 0
+    packing: bool = False
+
+
+def run_train(cfg: TrainConfig) -> TrainResult:
+    if cfg.data is None or cfg.base_model is None or cfg.out is None:
+        raise ConfigError("training needs data, base_model and out")
+    out = Path(cfg.out)
+    if is_finished(out):
+        console.print(f"{out} is already trained; skipping")
+        return _result_from_metadata(out)
+    checkpoint = last_checkpoint(out)
+    if checkpoint is not None and not cfg.resume:
+        raise ConfigError(f"{out} holds checkpoints of an unfinished run: pass --resume to continue it, "
+                          "or choose another output folder")
+    # the launcher's world size (torchrun, accelerate launch, deepspeed all set WORLD_SIZE); asking
+    # accelerate's state here would initialise it before the Trainer picks the CPU/GPU backend
+    num_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    grad_accum = cfg.gradient_accumulation(num_processes)
+    template = get_template(cfg.template)
+
+    tokenizer, model = load_base(cfg.base_model, quantize_4bit=cfg.qlora)
+    examples = read_records(cfg.data, InstructionExample)
+    tokenized = tokenize_examples(examples, tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
+    if tokenized.truncated:
+        console.print(f"[yellow]{tokenized.truncated} of {len(examples)} examples exceed max_length="
+                      f"{cfg.max_length}: inputs shortened first, response starts kept")
+
+    packing, group_by_length = cfg.packing, cfg.group_by_length
+    if packing and not packing_isolates(model, tokenizer.pad_token_id):
+        console.print(f"[yellow]warning: packed examples of this {model.config.model_type} model can attend to "
+                      "each other (it ignores position ids); using length-grouped batches instead of packing")
+        packing, group_by_length = False, True
+
+    trainer = _build_trainer(cfg, model, tokenizer, tokenized.rows, packing, group_by_length, grad_accum,
+                             is_main=int(os.environ.get("RANK", "0")) == 0)
+    if trainer.args.world_size != num_processes:
+        raise ConfigError(f"launcher reports {num_processes} processes but training runs on {trainer.args.world_size}")
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+
+    trainer.save_model(str(out))
+    result = TrainResult(out=out, steps=trainer.state.global_step, train_loss=output.training_loss,
+                         n_examples=len(examples), n_truncated=tokenized.truncated, packing=packing)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
+        metrics = {**output.metrics, "steps": result.steps, "tokens": tokenized.tokens,
+                   "n_truncated": tokenized.truncated, "packing": packing, "group_by_length": group_by_length,
+                   "gradient_accumulation": grad_accum, "num_processes": num_processes}
+        _write_metadata(out, cfg, template, len(examples), metrics)
+        if not cfg.keep_checkpoints:
+            for ckpt in out.glob("checkpoint-*"):
+                shutil.rmtree(ckpt, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    return result
+
+
+def train_manifest(manifest_path: Path, out_root: Path, cfg: TrainConfig) -> list[TrainResult]:
+    """Train every subset of a manifest in turn (smallest first); finished ones are skipped,
+    an interrupted one resumes from its last checkpoint."""
+    manifest = load_manifest(manifest_path)
+    results = []
+    for entry in manifest.subsets:
+        run_cfg = cfg.model_copy(update={"data": manifest.subset_path(entry), "out": Path(out_root) / entry.name,
+                                         "resume": True})
+        console.print(f"[bold]subset {entry.name}[/] ({entry.size} examples) -> {run_cfg.out}")
+        results.append(run_train(run_cfg))
+    return results
+
+
+def is_finished(out: Path) -> bool:
+    try:
+        return json.loads((Path(out) / METADATA).read_text(encoding="utf-8")).get("complete") is True
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint: the Trainer writes trainer_state.json last, so a folder
+    without it was cut short by the crash and is ignored."""
+    ckpts = [p for p in Path(out).glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_accum, *, is_main):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    import torch
+
+    bf16, fp16 = _mixed_precision(cfg.precision)
+    args = SFTConfig(
+        output_dir=str(cfg.out), per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=grad_accum, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay, bf16=bf16, fp16=fp16, seed=cfg.seed,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps, logging_nan_inf_filter=False,  # the filter would hide a NaN loss
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        report_to="none", max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),  # without it, CPU processes under torchrun do not form a DDP group
+    )
+    peft_config = None
+    if cfg.lora or cfg.qlora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules=lora_targets(model, cfg.lora_target_modules), task_type="CAUSAL_LM")
+    # rows already carry input_ids and labels (our truncation policy and loss mask), so TRL
+    # skips its own tokenization and uses the labels as given.
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                      peft_config=peft_config,
+                      callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main)])
+
+
+def _mixed_precision(precision: str) -> tuple[bool, bool]:
+    import torch
+
+    if precision == "auto":
+        if not torch.cuda.is_available():
+            return False, False
+        return (True, False) if torch.cuda.is_bf16_supported() else (False, True)
+    return precision == "bf16", precision == "fp16"
+
+
+def _write_metadata(out: Path, cfg: TrainConfig, template, n_examples: int, metrics: dict) -> None:
+    import accelerate
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    from instructscale import __version__
+
+    write_json(out / METADATA, {
+        "template": template.model_dump(),
+        "base_model": cfg.base_model,
+        "adapter": bool(cfg.lora or cfg.qlora),
+        "train": cfg.model_dump(mode="json"),
+        "data": str(cfg.data),
+        "data_sha256": file_sha256(cfg.data),
+        "n_examples": n_examples,
+        "versions": {"instructscale": __version__, "torch": torch.__version__,
+                     "transformers": transformers.__version__, "trl": trl.__version__, "peft": peft.__version__,
+                     "accelerate": accelerate.__version__},
+        "metrics": metrics,
+        "complete": True,
+    })
+
+
+def _result_from_metadata(out: Path) -> TrainResult:
+    meta = json.loads((out / METADATA).read_text(encoding="utf-8"))
+    m = meta.get("metrics", {})
+    return TrainResult(out=out, skipped=True, steps=m.get("steps", 0), train_loss=m.get("train_loss"),
+                       n_examples=meta.get("n_examples", 0), n_truncated=m.get("n_truncated", 0),
+                       packing=m.get("packing", False))
