@@ -6,7 +6,8 @@ import asyncio
 import re
 
 from instructscale.demo.task import Task
-from instructscale.demo.teacher import make_teacher, serve
+from instructscale.categories import CATEGORY_IDS
+from instructscale.demo.teacher import _category, make_teacher, serve
 from instructscale.demo.world import is_held_out, sample_world_tasks
 
 GEN_PROMPT = """你需要想出一组多样的任务指令，共{n}个。下面是一些例子：
@@ -117,6 +118,23 @@ def test_judge_math_uses_the_final_number_and_repeats_vary():
     assert set(s for s in scores(teacher, judge_body("3+4=?", "答案是8", "7", system), 5) if s is not None) == {0.0}
     partial = scores(teacher, judge_body("请改写", "我认为这个方案挺好的", "我认为这个方案相当不错"), 30)
     assert len({s for s in partial if s is not None}) >= 2  # seeded noise between repeats
+
+
+def test_judge_reads_each_builtin_category_prompt_as_its_category():
+    from instructscale.judge.prompts import BUILTIN, load_builtin
+
+    teacher = make_teacher(0)
+    for lang in BUILTIN:
+        prompts = load_builtin(lang).prompts
+        assert set(prompts) == set(CATEGORY_IDS)
+        for category, entry in prompts.items():
+            for system in filter(None, (entry.prompt, entry.no_reference)):
+                assert _category(system) == category, (lang, category)
+    # the code prompt (计算机科学老师) is not a math prompt: a code answer that ends in the
+    # reference's last number but differs from it is not given full marks
+    code = load_builtin("zh").prompts["code"].prompt
+    got = scores(teacher, judge_body("下面的程序输出什么？print([1, 2])", "2", "[1, 2]", code), 3)
+    assert all(s is not None and s < 1.0 for s in got if s is not None) and any(s is not None for s in got)
 
 
 def test_judge_parsable_rate_is_about_98_percent_and_english_layout_works():

@@ -1,6 +1,9 @@
-"""CLI for the offline demo: `instructscale demo teacher` serves the demo world's teacher."""
+"""CLI for the offline demo: `demo run` runs the demo study, `demo teacher` serves its teacher."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -36,6 +39,30 @@ def teacher(
         srv.serve_forever()
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+@demo_app.command("run")
+def run(
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Where the demo writes (default: runs/demo)."),
+    teacher_url: Optional[str] = typer.Option(None, "--teacher-url", help="Use a real OpenAI-compatible server as "
+                                              "teacher and judge instead of the offline one (e.g. llama.cpp, vLLM)."),
+    teacher_model: Optional[str] = typer.Option(None, "--teacher-model", help="Model name on --teacher-url."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting of configs/demo.yaml: key.path=value."),
+):
+    """Run the offline demo study end to end: generate, subsets, train, respond, judge, report.
+
+    A rerun reuses every finished stage and takes seconds.
+    """
+    from importlib import resources
+
+    from instructscale.cli.study import preset_study, run_study
+
+    extra = [f"run_dir={run_dir}"] if run_dir else []
+    if teacher_url:
+        extra += ["teacher.offline_demo=false", f"teacher.base_url={teacher_url}",
+                  f"teacher.model={teacher_model or 'default'}", "teacher.api_key_env=INSTRUCTSCALE_DEMO_KEY"]
+    with resources.as_file(preset_study("demo")) as path:
+        run_study(path, overrides=[*extra, *overrides])
 
 
 def register(app: typer.Typer) -> None:

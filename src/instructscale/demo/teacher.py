@@ -19,6 +19,7 @@ import random
 import re
 import threading
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from instructscale.categories import CATEGORY_IDS
@@ -43,11 +44,12 @@ _JUDGE_FIELDS = {"question": r"问题|Question", "reference": r"标准答案|Sta
 _JUDGE_LABEL = re.compile(
     r"^\s*(" + "|".join(f"(?P<{k}>{v})" for k, v in _JUDGE_FIELDS.items()) + r")\s*[:：]", re.M | re.I)
 _NUM = re.compile(r"-?\d+(?:\.\d+)?")
-_CATEGORY_HINTS = [  # checked in order: a COT prompt may also mention math
-    ("cot", ("思维链", "cot", "chain of thought", "推理")),
-    ("math", ("数学", "math", "计算")),
-    ("code", ("代码", "code", "编程", "程序")),
+_CATEGORY_HINTS = [  # for prompts unlike the built-in ones; in order: a COT prompt may also mention math
+    ("cot", ("逻辑", "思维链", "cot", "chain of thought", "推理", "logic")),
+    ("code", ("代码", "code", "编程", "程序", "program")),
+    ("math", ("数学", "math")),
 ]
+PROMPT_MATCH = 0.6  # ROUGE-L above which a system prompt is taken to be a built-in judge prompt
 _IMAGE_PREFIXES = ["请看下面这张图片，", "根据图片内容，", "Look at the image and "]
 
 
@@ -197,9 +199,24 @@ def _judge_fields(user: str) -> dict[str, str]:
     return fields
 
 
+@lru_cache(maxsize=256)
 def _category(system: str) -> str | None:
+    """Which category a judge system prompt is for: the closest built-in judge prompt (zh or
+    en, with or without reference), else keywords, as a judge model would read it."""
+    key = normalize_text(system)
+    score, category = max(((rouge_l(key, text), cat) for text, cat in _judge_prompts()), default=(0.0, None))
+    if score >= PROMPT_MATCH:
+        return category
     low = system.lower()
     return next((cat for cat, words in _CATEGORY_HINTS if any(w in low for w in words)), None)
+
+
+@lru_cache(maxsize=1)
+def _judge_prompts() -> list[tuple[str, str]]:
+    from instructscale.judge.prompts import BUILTIN, load_builtin
+
+    return [(normalize_text(text), cat) for lang in BUILTIN for cat, p in load_builtin(lang).prompts.items()
+            for text in (p.prompt, p.no_reference) if text]
 
 
 def _final_number_match(answer: str, reference: str) -> float:

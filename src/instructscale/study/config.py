@@ -51,10 +51,10 @@ class EvalConfig(_Section):
 
 
 class SubsetsSection(_Section):
-    sizes: list[float] = Field([200_000, 600_000, 1_000_000, 2_000_000], description="Subset sizes (counts, or fractions of the pool)")
+    sizes: list[int | float] = Field([200_000, 600_000, 1_000_000, 2_000_000], description="Subset sizes (counts, or fractions of the pool)")
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
-    overlap_threshold: float = Field(0.5, description="Similarity above which a pool item counts as overlapping")
+    overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
 
 
 class BaseModelConfig(_Section):
@@ -66,6 +66,11 @@ class BaseModelConfig(_Section):
         if (self.path is None) == (self.tiny is None):
             raise ValueError("set exactly one of base_model.path or base_model.tiny")
         return self
+
+
+class LaunchConfig(_Section):
+    accelerate_config: str | None = Field(None, description="accelerate config file (configs/accelerate/*.yaml): each scale trains under `accelerate launch`; None: in this process")
+    extra_args: list[str] = Field(default_factory=list, description="More `accelerate launch` arguments, e.g. [--num_processes, '8']")
 
 
 class JudgeSection(_Section):
@@ -85,12 +90,15 @@ class StudyConfig(_Section):
     subsets: SubsetsSection = Field(default_factory=SubsetsSection, description="Nested subsets of the pool, one per scale")
     base_model: BaseModelConfig = Field(..., description="The model every scale fine-tunes from (scale 0 = untuned)")
     train: dict[str, Any] = Field(default_factory=dict, description="Options for the train stage (preset, lora, ...; see docs/train.md)")
+    launch: LaunchConfig = Field(default_factory=LaunchConfig, description="How training runs: in this process, or on many GPUs/nodes through accelerate")
     respond: dict[str, Any] = Field(default_factory=dict, description="Options for the respond stage (backend, preset, ...; see docs/respond.md)")
     judges: list[JudgeSection] = Field(default_factory=lambda: [JudgeSection(name="teacher")], description="Judges; each scores every scale's responses")
     report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
 
 
-def load_study(path: str | Path) -> StudyConfig:
+def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
+    """Read and validate a study file; `overrides` are `dotted.key=yaml_value` strings
+    (e.g. `train.max_steps=5`) applied on top, as from `--set`."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: file not found")
@@ -100,7 +108,22 @@ def load_study(path: str | Path) -> StudyConfig:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
+    for item in overrides:
+        apply_override(raw, item)
     return validated(StudyConfig, raw, source=str(p))
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key.path=value, got '{item}'")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for name in parents:
+        node = node.setdefault(name, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: '{name}' is not a section")
+    node[leaf] = yaml.safe_load(value)
 
 
 def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):

@@ -26,6 +26,10 @@ def commented_yaml(model: BaseModel, indent: int = 0) -> str:
                 first = next(i for i, line in enumerate(body) if not line.lstrip().startswith("#"))
                 body[first] = f"{pad}  - {body[first].lstrip()}"
                 lines.extend(body)
+        elif isinstance(value, dict) and value:
+            lines.append(f"{pad}{name}:")
+            block = yaml.safe_dump(value, allow_unicode=True, default_flow_style=False, sort_keys=False, width=1000)
+            lines.extend(f"{pad}  {line}" for line in block.rstrip().splitlines())
         else:
             lines.append(f"{pad}{_scalar(name, value)}")
     return "\n".join(lines)

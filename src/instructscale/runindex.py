@@ -1,0 +1,69 @@
+"""The run index: `RUN_DIR/index.json`, the contract between a study and its report.
+
+`study run` writes it as stages finish; `report RUN_DIR` reads it. Paths inside are
+relative to the run directory, so a run directory can be moved or archived whole. A
+study assembled by hand from stages run one by one gets a report by writing this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from instructscale.datafiles import write_json
+from instructscale.errors import InputError
+
+INDEX_FILE = "index.json"
+
+
+class ScaleEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="The `model` field of this scale's response records")
+    size: int = Field(..., ge=0, description="Training examples; 0 = the untuned base model")
+    label: str = Field(..., description="Human label, e.g. '0.2M' or '200'")
+    subset: str | None = Field(None, description="Subset file this scale was trained on (None for scale 0)")
+
+
+class RunIndex(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., description="Study name")
+    eval: str = Field(..., description="Evaluation set (EvalItem JSON Lines)")
+    scales: list[ScaleEntry] = Field(default_factory=list, description="Ordered by size")
+    responses: list[str] = Field(default_factory=list, description="Response files (Response JSON Lines)")
+    judgements: dict[str, str] = Field(default_factory=dict, description="judge name -> Judgement JSON Lines")
+    primary_judge: str | None = Field(None, description="Judge whose scores the headline table and curves use")
+    subsets_manifest: str | None = Field(None, description="subsets/manifest.json, for training-data composition")
+    path: Path | None = Field(None, exclude=True)
+
+    def resolve(self, relative: str) -> Path:
+        """A path from this index, made absolute against the run directory."""
+        base = self.path.parent if self.path is not None else Path(".")
+        return base / relative
+
+
+def load_index(run_dir: str | Path) -> RunIndex:
+    p = Path(run_dir)
+    p = p / INDEX_FILE if p.is_dir() else p
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no {INDEX_FILE} here: is this a study run directory?", path=p) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"broken JSON: {exc.msg}", path=p, line=exc.lineno) from None
+    try:
+        index = RunIndex.model_validate(data)
+    except ValueError as exc:
+        raise InputError(f"not a run index: {exc}", path=p) from None
+    index.path = p
+    return index
+
+
+def save_index(run_dir: str | Path, index: RunIndex) -> Path:
+    p = Path(run_dir) / INDEX_FILE
+    write_json(p, index.model_dump(mode="json"))
+    index.path = p
+    return p
