@@ -1,0 +1,93 @@
+"""The respond stage: every model answers every evaluation item `n` times.
+
+Story: load items → drop (model, item, sample) keys already final in the output file →
+for each model, load it once and answer its pending jobs, appending each Response as soon
+as it exists → count what the file now holds. One progress bar covers all models.
+A response whose generation failed is written (never silently dropped) but is not final:
+the next run removes it and tries again, so the file converges to one record per key.
+"""
+
+from __future__ import annotations
+
+import time
+
+from instructscale.console import console, progress
+from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, read_records, write_jsonl
+from instructscale.errors import ConfigError, InputError
+from instructscale.records import EvalItem, Response
+from instructscale.respond.backend import Answer, Job, open_backend
+from instructscale.respond.config import ModelCounts, RespondConfig, RespondSummary
+
+
+def run_respond(cfg: RespondConfig) -> RespondSummary:
+    if not cfg.models:
+        raise ConfigError("no models to ask: give at least one --model")
+    started = time.monotonic()
+    items = read_records(cfg.eval, EvalItem)
+    if len({i.id for i in items}) != len(items):
+        raise InputError("item ids are not unique", path=cfg.eval, field="id")
+    done, torn = _final_keys(cfg)
+    pending = {spec.name: [Job(item, k) for item in items for k in range(cfg.n)
+                           if (spec.name, item.id, k) not in done] for spec in cfg.models}
+    gen = cfg.generation()
+    summary = RespondSummary(out=str(cfg.out), backend=cfg.backend, generation=gen.model_dump(), torn=torn,
+                             resumed=sum(1 for key in done if key[0] in pending))
+    counts = {spec.name: ModelCounts(name=spec.name) for spec in cfg.models}
+
+    with JsonlAppender(cfg.out) as writer, progress() as bar:
+        task = bar.add_task("respond", total=sum(len(jobs) for jobs in pending.values()))
+        for spec in cfg.models:
+            jobs = pending[spec.name]
+            if not jobs:
+                continue
+            bar.update(task, description=f"respond ({spec.name})")
+            backend = open_backend(cfg, spec)
+            settings = {"backend": cfg.backend, "preset": cfg.preset, **gen.model_dump(), "seed": cfg.seed,
+                        **backend.settings}
+
+            def emit(job: Job, out: Answer, name=spec.name, settings=settings) -> None:
+                writer.write(Response(item_id=job.item.id, model=name, sample=job.sample, response=out.text,
+                                      prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens,
+                                      truncated=out.truncated, settings=settings, error=out.error))
+                counts[name].new += 1
+                counts[name].errors += out.error is not None
+                summary.new += 1
+                summary.errors += out.error is not None
+                bar.advance(task)
+
+            try:
+                backend.generate(jobs, emit)
+            finally:
+                if getattr(backend, "usage", None):
+                    summary.usage[spec.name] = backend.usage
+                backend.close()
+
+    for row in read_jsonl_resumable(cfg.out)[0]:
+        if row["model"] in counts and row.get("error") is None:
+            counts[row["model"]].responses += 1
+            counts[row["model"]].truncated += bool(row.get("truncated"))
+    summary.models = list(counts.values())
+    if summary.errors:
+        console.print(f"[yellow]{summary.errors} responses failed; rerun the same command to retry them")
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _final_keys(cfg: RespondConfig) -> tuple[set[tuple[str, str, int]], int]:
+    """(model, item, sample) keys with a final response in the output file. The file is
+    rewritten (atomically) when it holds failed responses, duplicates or a torn last line."""
+    rows, torn = read_jsonl_resumable(cfg.out)
+    keep, done = [], set()
+    for n, row in enumerate(rows, start=1):
+        try:
+            r = Response.model_validate(row)
+        except ValueError as exc:
+            raise InputError(f"not a response record: {exc}", path=cfg.out, line=n) from None
+        key = (r.model, r.item_id, r.sample)
+        if key in done or r.error is not None:
+            continue
+        done.add(key)
+        keep.append(r)
+    if torn or len(keep) != len(rows):
+        write_jsonl(cfg.out, keep)
+    return done, torn
