@@ -1,7 +1,86 @@
-"""CLI for the generate stage (being written)."""
+"""CLI for the generate stage: `instructscale generate --target N --out FILE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def generate(
+    target: int = typer.Option(..., "--target", min=1, help="Examples to reach in --out (those already there count)."),
+    out: Path = typer.Option(..., "--out", help="Generated examples (JSON Lines of InstructionExample), appended; a rerun continues."),
+    seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seed tasks, Alpaca seed JSON Lines [default: the built-in Chinese set]."),
+    base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint of the teacher."),
+    model: str = typer.Option("gpt-3.5-turbo", "--model", help="Teacher model name."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Name of the environment variable holding the API key."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+    prompt: str = typer.Option("zh", "--prompt", help="Prompt template: zh, en, or a YAML file."),
+    num_seed_examples: int = typer.Option(3, "--num-seed-examples", min=0, help="Seed tasks shown per request (Alpaca: 3)."),
+    num_new_tasks: int = typer.Option(20, "--num-new-tasks", min=1, help="New tasks asked for per request (Alpaca: 20)."),
+    mix_generated: int = typer.Option(0, "--mix-generated", min=0, help="Generated tasks shown in place of as many seed examples per request."),
+    rouge_threshold: float = typer.Option(0.7, "--rouge-threshold", help="Char-level ROUGE-L at or above which a task is a near-duplicate."),
+    dedup_fields: str = typer.Option("instruction", "--dedup-fields", help="instruction, or instruction+input."),
+    tag_with_teacher: bool = typer.Option(False, "--tag-with-teacher", help="Ask the teacher for categories the rules cannot tell."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature (Alpaca: 1.0)."),
+    max_tokens: int = typer.Option(3072, "--max-tokens", help="Longest teacher reply."),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", min=1, help="Stop after this many requests [default: 10x the ideal number]."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Per-request timeout in seconds."),
+    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request before it counts as failed."),
+    rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
+    tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated)."),
+    price_table: Optional[str] = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the example sampling."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing."),
+):
+    """Generate instruction data the Alpaca way (seed tasks as examples, a teacher LLM), with counted filters and
+    Chinese-aware near-duplicate removal."""
+    from rich.table import Table
+
+    from instructscale.console import stdout
+    from instructscale.errors import ConfigError
+    from instructscale.generate import GenerateConfig, run_generate
+    from instructscale.llm import ClientConfig
+
+    if dedup_fields not in ("instruction", "instruction+input"):
+        raise ConfigError(f"--dedup-fields must be instruction or instruction+input, not '{dedup_fields}'")
+    client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
+                          tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
+                          params={"temperature": temperature, "max_tokens": max_tokens})
+    s = run_generate(GenerateConfig(
+        out=out, target=target, client=client, seeds=seeds, prompt=prompt, num_seed_examples=num_seed_examples,
+        num_new_tasks=num_new_tasks, mix_generated=mix_generated, rouge_threshold=rouge_threshold,
+        dedup_fields=dedup_fields, tag_with_teacher=tag_with_teacher, max_requests=max_requests, dry_run=dry_run,
+        seed=seed))
+    if s.estimate is not None:
+        e = s.estimate
+        cost = "unknown (model not in the price table)" if e["cost_usd"] is None else \
+            f"${e['cost_usd']:.2f} (${e['cost_usd_at_cap']:.2f} at the request cap of {e['request_cap']})"
+        stdout.print(f"dry run: {e['needed']} examples to generate ({s.resumed} already in {out}): at least "
+                     f"{e['requests']} requests, ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} completion "
+                     f"tokens if every task were kept (expect 1.5-3x), cost {cost}")
+        return
+    filters = Table(title="filtered")
+    filters.add_column("reason")
+    filters.add_column("count", justify="right")
+    for reason, n in s.filtered.items():
+        filters.add_row(reason, str(n))
+    composition = Table(title="category composition")
+    composition.add_column("category")
+    composition.add_column("examples", justify="right")
+    composition.add_column("share", justify="right")
+    for category, n in s.categories.items():
+        composition.add_row(category, str(n), f"{n / max(s.kept, 1):.1%}")
+    stdout.print(filters)
+    stdout.print(composition)
+    tokens = s.usage.get("prompt_tokens", 0) + s.usage.get("completion_tokens", 0)
+    cost = s.usage.get("cost_usd")
+    stdout.print(f"{s.kept}/{s.target} examples in {out} ({s.new} new, {s.resumed} resumed); {s.parsed} tasks parsed, "
+                 f"{sum(s.filtered.values())} dropped; {s.requests} requests ({s.failed_requests} failed), "
+                 f"{tokens} tokens" + (f", ${cost:.4f}" if cost is not None else ""))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("generate")(generate)
