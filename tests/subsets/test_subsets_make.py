@@ -97,3 +97,15 @@ def test_cli_writes_files_and_manifest(tmp_path):
 @pytest.mark.parametrize("n,label", [(200_000, "0.2M"), (2_000_000, "2M"), (1_500, "1.5K"), (50, "50")])
 def test_human_size(n, label):
     assert human_size(n) == label
+
+
+def test_pool_can_be_a_datasets_folder(tmp_path):
+    from datasets import Dataset
+
+    rows = [{"instruction": f"task {i}", "input": "", "output": f"answer {i}", "category": CATS[i % 4]}
+            for i in range(20)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "pool_ds"))
+    a = make_subsets(SubsetsConfig(pool=tmp_path / "pool_ds", sizes=[5, 10], out=tmp_path / "a", seed=1))
+    b = make_subsets(SubsetsConfig(pool=tmp_path / "pool_ds", sizes=[5, 10], out=tmp_path / "b", seed=1))
+    assert a.pool_sha256 is not None and a.pool_sha256 == b.pool_sha256 and a.pool_size == 20
+    assert [s.sha256 for s in a.subsets] == [s.sha256 for s in b.subsets]

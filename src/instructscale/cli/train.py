@@ -43,9 +43,13 @@ def train(
     lora_target_modules: Optional[str] = typer.Option(None, "--lora-target-modules", help="Comma-separated module names."),
     qlora: Optional[bool] = typer.Option(None, "--qlora", help="4-bit base weights + LoRA (CUDA, needs the qlora extra)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="auto, fp32, bf16 or fp16."),
+    gradient_checkpointing: Optional[bool] = typer.Option(
+        None, "--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations to save memory."),
     seed: Optional[int] = typer.Option(None, "--seed"),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", help="Checkpoint every N optimizer steps."),
     resume: Optional[bool] = typer.Option(None, "--resume", help="Continue from the last checkpoint in --out."),
+    keep_checkpoints: Optional[bool] = typer.Option(None, "--keep-checkpoints",
+                                                    help="Keep OUT/checkpoint-* after the run finishes."),
 ):
     """Fine-tune BASE_MODEL on a subset; settings from --preset, then --config, then flags."""
     if ctx.invoked_subcommand is not None:
@@ -62,8 +66,9 @@ def train(
         per_device_batch_size=per_device_batch_size, epochs=epochs, max_steps=max_steps,
         learning_rate=learning_rate, lr_scheduler=lr_scheduler, warmup_steps=warmup_steps,
         weight_decay=weight_decay, packing=packing, group_by_length=group_by_length, lora=lora, lora_r=lora_r,
-        lora_alpha=lora_alpha, lora_dropout=lora_dropout, qlora=qlora, precision=precision, seed=seed,
-        save_steps=save_steps, resume=resume,
+        lora_alpha=lora_alpha, lora_dropout=lora_dropout, qlora=qlora, precision=precision,
+        gradient_checkpointing=gradient_checkpointing, seed=seed, save_steps=save_steps, resume=resume,
+        keep_checkpoints=keep_checkpoints,
         lora_target_modules=lora_target_modules.split(",") if lora_target_modules else None)
     if cfg.base_model is None:
         raise ConfigError("--base-model is required (a Hub id or a local folder, e.g. from `train init-tiny`)")

@@ -52,7 +52,7 @@ def make_subsets(cfg: SubsetsConfig) -> SubsetsManifest:
     order = stratified_order(labels, cfg.seed) if cfg.stratify else nested_order(len(pool), cfg.seed)
 
     manifest = SubsetsManifest(seed=cfg.seed, stratify=cfg.stratify, pool=str(cfg.pool),
-                               pool_sha256=file_sha256(cfg.pool), pool_size=len(pool), excluded=excluded,
+                               pool_sha256=source_sha256(cfg.pool), pool_size=len(pool), excluded=excluded,
                                exclude_eval=str(cfg.exclude_eval) if cfg.exclude_eval else None)
     for size in sizes:
         chosen = [pool[i] for i in order[:size]]  # written in order, so a smaller file is a prefix of a larger
@@ -92,6 +92,20 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    return h.hexdigest()
+
+
+def source_sha256(path: str | Path) -> str | None:
+    """Hash of a data source: a file's bytes, or a `datasets` folder's files (names and
+    bytes, sorted); None for a Hub id, which the manifest records by name instead."""
+    p = Path(path)
+    if p.is_file():
+        return file_sha256(p)
+    if not p.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
     return h.hexdigest()
 
 

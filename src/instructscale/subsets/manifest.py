@@ -22,7 +22,7 @@ class SubsetsManifest(BaseModel):
     seed: int
     stratify: bool
     pool: str
-    pool_sha256: str
+    pool_sha256: str | None  # None when the pool is a Hub dataset id
     pool_size: int
     excluded: int = 0  # pool examples dropped because they overlap the evaluation set
     exclude_eval: str | None = None

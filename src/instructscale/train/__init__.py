@@ -2,7 +2,7 @@
 
 from instructscale.train.base import init_tiny, load_base
 from instructscale.train.config import TrainConfig, presets, resolve_config
-from instructscale.train.run import TrainResult, is_finished, run_train, train_manifest
+from instructscale.train.run import PreparedRun, TrainResult, is_finished, prepare_training, run_train, train_manifest
 
-__all__ = ["TrainConfig", "TrainResult", "init_tiny", "is_finished", "load_base", "presets", "resolve_config",
-           "run_train", "train_manifest"]
+__all__ = ["PreparedRun", "TrainConfig", "TrainResult", "init_tiny", "is_finished", "load_base", "prepare_training",
+           "presets", "resolve_config", "run_train", "train_manifest"]

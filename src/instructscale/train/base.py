@@ -34,18 +34,22 @@ def init_tiny(texts_path: str | Path, out: str | Path, cfg: TinyModelConfig, voc
 
 
 def load_base(name: str, *, quantize_4bit: bool = False):
-    """(tokenizer, model) through the ordinary transformers loading path."""
+    """(tokenizer, model) through the ordinary transformers loading path.
+
+    Weights load in float32 whatever the checkpoint's dtype (transformers 5 would keep a
+    bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
+    in bf16 an update of lr 3e-6 is below the rounding step of most weights and is lost."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs = {}
+    kwargs = {"dtype": torch.float32}
     if quantize_4bit:
-        import torch
-
         from instructscale.errors import require_extra
 
         require_extra("bitsandbytes", "qlora", "QLoRA")
         from transformers import BitsAndBytesConfig
 
+        kwargs["dtype"] = torch.bfloat16  # the non-quantized rest (embeddings, norms) in the compute dtype
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from instructscale.errors import ConfigError, InputError
 
@@ -50,6 +50,14 @@ class TrainConfig(BaseModel):
     save_total_limit: int = Field(2, gt=0)
     keep_checkpoints: bool = False  # delete OUT/checkpoint-* after a finished run
     resume: bool = False
+
+    @model_validator(mode="after")
+    def _no_silent_warmup_drop(self):
+        # transformers' "constant" schedule ignores warmup_steps; say so instead of dropping them
+        if self.lr_scheduler == "constant" and self.warmup_steps:
+            raise ValueError("lr_scheduler 'constant' has no warmup; use 'constant_with_warmup' "
+                             f"for {self.warmup_steps} warmup steps, or set warmup_steps to 0")
+        return self
 
     def gradient_accumulation(self, num_processes: int) -> int:
         per_step = self.per_device_batch_size * num_processes

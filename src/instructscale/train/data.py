@@ -39,7 +39,7 @@ def tokenize_examples(examples: list[InstructionExample], tokenizer, template: P
 def fit_example(ex: InstructionExample, tokenizer, template: PromptTemplate, max_length: int):
     """(prompt ids, completion ids, truncated?) with len(prompt) + len(completion) <= max_length."""
     completion = _encode(tokenizer, ex.output, special=False) + [tokenizer.eos_token_id]
-    prompt = _encode(tokenizer, template.render(ex.instruction, ex.input, tokenizer=tokenizer))
+    prompt = encode_prompt(tokenizer, template, ex.instruction, ex.input)
     if len(prompt) + len(completion) <= max_length:
         return prompt, completion, False
 
@@ -48,11 +48,11 @@ def fit_example(ex: InstructionExample, tokenizer, template: PromptTemplate, max
         keep = len(input_ids) - (len(prompt) + len(completion) - max_length)
         while keep > 0:  # re-render: tokens at the cut may merge differently, so check again
             short = tokenizer.decode(input_ids[:keep], skip_special_tokens=True)
-            prompt = _encode(tokenizer, template.render(ex.instruction, short, tokenizer=tokenizer))
+            prompt = encode_prompt(tokenizer, template, ex.instruction, short)
             if len(prompt) + len(completion) <= max_length:
                 return prompt, completion, True
             keep -= max(1, len(prompt) + len(completion) - max_length)
-        prompt = _encode(tokenizer, template.render(ex.instruction, "", tokenizer=tokenizer))
+        prompt = encode_prompt(tokenizer, template, ex.instruction, "")
         if len(prompt) + len(completion) <= max_length:
             return prompt, completion, True
 
@@ -60,6 +60,13 @@ def fit_example(ex: InstructionExample, tokenizer, template: PromptTemplate, max
     completion = completion[:response_budget]
     prompt = prompt[max(0, len(prompt) - (max_length - len(completion))):]
     return prompt, completion, True
+
+
+def encode_prompt(tokenizer, template: PromptTemplate, instruction: str, input: str) -> list[int]:
+    """Prompt token ids. A chat template's text already holds the model's special tokens (BOS
+    included), so only plain templates get the tokenizer's own special tokens added."""
+    text = template.render(instruction, input, tokenizer=tokenizer)
+    return _encode(tokenizer, text, special=template.name != "chat")
 
 
 def _encode(tokenizer, text: str, special: bool = True) -> list[int]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -18,13 +20,13 @@ from instructscale.console import console
 from instructscale.datafiles import read_records, write_json
 from instructscale.errors import ConfigError
 from instructscale.records import InstructionExample
-from instructscale.subsets.make import file_sha256
+from instructscale.subsets.make import source_sha256
 from instructscale.subsets.manifest import load_manifest
-from instructscale.templates import get_template
+from instructscale.templates import PromptTemplate, get_template
 from instructscale.train.base import load_base, lora_targets
 from instructscale.train.callbacks import NonFiniteLossGuard, StepLog
 from instructscale.train.config import TrainConfig
-from instructscale.train.data import tokenize_examples
+from instructscale.train.data import Tokenized, tokenize_examples
 from instructscale.train.packing import packing_isolates
 
 METADATA = "instructscale.json"
@@ -41,17 +43,24 @@ class TrainResult(BaseModel):
     packing: bool = False
 
 
-def run_train(cfg: TrainConfig) -> TrainResult:
-    if cfg.data is None or cfg.base_model is None or cfg.out is None:
-        raise ConfigError("training needs data, base_model and out")
-    out = Path(cfg.out)
-    if is_finished(out):
-        console.print(f"{out} is already trained; skipping")
-        return _result_from_metadata(out)
-    checkpoint = last_checkpoint(out)
-    if checkpoint is not None and not cfg.resume:
-        raise ConfigError(f"{out} holds checkpoints of an unfinished run: pass --resume to continue it, "
-                          "or choose another output folder")
+@dataclass
+class PreparedRun:
+    """Everything `run_train` trains with: tests inspect this same trainer (its LR schedule,
+    batches and collator) instead of a look-alike."""
+
+    trainer: Any
+    tokenizer: Any
+    template: PromptTemplate
+    tokenized: Tokenized
+    n_examples: int
+    packing: bool  # after the isolation check (False when the model would let packed examples mix)
+    group_by_length: bool
+    grad_accum: int
+    num_processes: int
+
+
+def prepare_training(cfg: TrainConfig) -> PreparedRun:
+    """Load base model and data, apply the length policy, check packing, build the trainer."""
     # the launcher's world size (torchrun, accelerate launch, deepspeed all set WORLD_SIZE); asking
     # accelerate's state here would initialise it before the Trainer picks the CPU/GPU backend
     num_processes = int(os.environ.get("WORLD_SIZE", "1"))
@@ -75,17 +84,35 @@ def run_train(cfg: TrainConfig) -> TrainResult:
                              is_main=int(os.environ.get("RANK", "0")) == 0)
     if trainer.args.world_size != num_processes:
         raise ConfigError(f"launcher reports {num_processes} processes but training runs on {trainer.args.world_size}")
+    return PreparedRun(trainer, tokenizer, template, tokenized, len(examples), packing, group_by_length,
+                       grad_accum, num_processes)
+
+
+def run_train(cfg: TrainConfig) -> TrainResult:
+    if cfg.data is None or cfg.base_model is None or cfg.out is None:
+        raise ConfigError("training needs data, base_model and out")
+    out = Path(cfg.out)
+    if is_finished(out):
+        console.print(f"{out} is already trained; skipping")
+        return _result_from_metadata(out)
+    checkpoint = last_checkpoint(out)
+    if checkpoint is not None and not cfg.resume:
+        raise ConfigError(f"{out} holds checkpoints of an unfinished run: pass --resume to continue it, "
+                          "or choose another output folder")
+    run = prepare_training(cfg)
+    trainer, tokenized = run.trainer, run.tokenized
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     trainer.save_model(str(out))
     result = TrainResult(out=out, steps=trainer.state.global_step, train_loss=output.training_loss,
-                         n_examples=len(examples), n_truncated=tokenized.truncated, packing=packing)
+                         n_examples=run.n_examples, n_truncated=tokenized.truncated, packing=run.packing)
     if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(out)
+        run.tokenizer.save_pretrained(out)
         metrics = {**output.metrics, "steps": result.steps, "tokens": tokenized.tokens,
-                   "n_truncated": tokenized.truncated, "packing": packing, "group_by_length": group_by_length,
-                   "gradient_accumulation": grad_accum, "num_processes": num_processes}
-        _write_metadata(out, cfg, template, len(examples), metrics)
+                   "n_truncated": tokenized.truncated, "packing": run.packing,
+                   "group_by_length": run.group_by_length, "gradient_accumulation": run.grad_accum,
+                   "num_processes": run.num_processes}
+        _write_metadata(out, cfg, run.template, run.n_examples, metrics)
         if not cfg.keep_checkpoints:
             for ckpt in out.glob("checkpoint-*"):
                 shutil.rmtree(ckpt, ignore_errors=True)
@@ -133,7 +160,7 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
         gradient_accumulation_steps=grad_accum, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay, bf16=bf16, fp16=fp16, seed=cfg.seed,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         logging_steps=cfg.logging_steps, logging_nan_inf_filter=False,  # the filter would hide a NaN loss
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         report_to="none", max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
@@ -179,7 +206,7 @@ def _write_metadata(out: Path, cfg: TrainConfig, template, n_examples: int, metr
         "adapter": bool(cfg.lora or cfg.qlora),
         "train": cfg.model_dump(mode="json"),
         "data": str(cfg.data),
-        "data_sha256": file_sha256(cfg.data),
+        "data_sha256": source_sha256(cfg.data),
         "n_examples": n_examples,
         "versions": {"instructscale": __version__, "torch": torch.__version__,
                      "transformers": transformers.__version__, "trl": trl.__version__, "peft": peft.__version__,
