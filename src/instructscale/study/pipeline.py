@@ -360,6 +360,7 @@ class Study:
     def run(self, only: list[str] | None = None, start: str | None = None, force: bool = False) -> list[tuple[str, str]]:
         """Run the selected stages in order; returns (unit, outcome) pairs."""
         selected = _select_stages(only, start)
+        _quiet_library_progress()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         outcomes: list[tuple[str, str]] = []
         with self._teacher():
@@ -408,6 +409,16 @@ class Study:
         if self.sizes() is None:
             rows.append(UnitRow("train/respond/judge/report", "train", None, "pending"))
         return rows
+
+
+def _quiet_library_progress() -> None:
+    """Loading and saving bars of transformers / datasets drown the study's own progress;
+    training keeps its bar."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
 
 
 def _select_stages(only: list[str] | None, start: str | None) -> set[str]:
