@@ -20,6 +20,9 @@ class PromptTemplate(BaseModel):
     name: str
     prompt: str = ""
     stop: list[str] = []
+    # put before a non-empty input: "\n" makes belle's {instruction}{input} read exactly like an
+    # evaluation question (instruction, newline, input), which is how models are later asked
+    input_prefix: str = ""
 
     def render(self, instruction: str, input: str = "", tokenizer=None) -> str:
         if self.name == "chat":
@@ -28,7 +31,7 @@ class PromptTemplate(BaseModel):
             content = f"{instruction}\n{input}" if input else instruction
             return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
                                                  add_generation_prompt=True)
-        return self.prompt.format(instruction=instruction, input=input)
+        return self.prompt.format(instruction=instruction, input=self.input_prefix + input if input else "")
 
 
 @lru_cache(maxsize=1)

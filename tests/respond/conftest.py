@@ -11,17 +11,23 @@ from instructscale.datafiles import write_jsonl
 from instructscale.records import EvalItem
 
 
-def eval_items(n: int) -> list[EvalItem]:
+def _eval_items(n: int) -> list[EvalItem]:
     cats = ["rewrite", "math", "open_qa", "translation"]
     return [EvalItem(id=f"q{i}", category=cats[i % 4], question=f"请回答第 {i} 个问题: {cats[i % 4]}" + " 这是" * (i % 5))
             for i in range(n)]
 
 
 @pytest.fixture
+def eval_items():
+    """Factory: `eval_items(n)` -> n evaluation items of varied prompt length and category."""
+    return _eval_items
+
+
+@pytest.fixture
 def eval_path(tmp_path):
     """Six evaluation items of varied prompt length."""
     path = tmp_path / "eval.jsonl"
-    write_jsonl(path, eval_items(6))
+    write_jsonl(path, _eval_items(6))
     return path
 
 

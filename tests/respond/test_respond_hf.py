@@ -12,7 +12,6 @@ from instructscale.respond import ModelSpec, RespondConfig, run_respond
 from instructscale.train.data import encode_prompt
 from instructscale.templates import get_template
 
-from conftest import eval_items  # noqa: E402  (tests/respond/conftest.py)
 
 
 def _cfg(eval_path, out, *models, **kw) -> RespondConfig:
@@ -37,7 +36,7 @@ def test_batched_greedy_equals_one_at_a_time(tiny_base_model, eval_path, tmp_pat
         assert not row["truncated"] or row["completion_tokens"] == 12
 
 
-def test_template_and_stops_come_from_metadata(trained_like_model, eval_path, tmp_path):
+def test_template_and_stops_come_from_metadata(trained_like_model, eval_path, eval_items, tmp_path):
     from transformers import AutoTokenizer
 
     out = tmp_path / "out.jsonl"
@@ -87,7 +86,7 @@ def test_sampling_is_seeded_and_several_models_share_one_file(tiny_base_model, e
     assert sum(a[("g", f"q{i}", 0)]["response"] != a[("g", f"q{i}", 1)]["response"] for i in range(6)) >= 3
 
 
-def test_rerun_skips_finished_and_redoes_failed_and_torn(tiny_base_model, tmp_path):
+def test_rerun_skips_finished_and_redoes_failed_and_torn(tiny_base_model, eval_items, tmp_path):
     from instructscale.datafiles import write_jsonl
 
     base = tiny_base_model("gpt2")

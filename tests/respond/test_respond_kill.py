@@ -11,8 +11,6 @@ import time
 from instructscale.datafiles import read_jsonl_resumable, write_jsonl
 from instructscale.respond import ModelSpec, RespondConfig, run_respond
 
-from conftest import eval_items  # noqa: E402  (tests/respond/conftest.py)
-
 N_ITEMS = 40
 
 
@@ -20,7 +18,7 @@ def _lines(path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def test_kill_9_then_rerun_finishes_without_duplicates(tiny_base_model, tmp_path):
+def test_kill_9_then_rerun_finishes_without_duplicates(tiny_base_model, eval_items, tmp_path):
     base = tiny_base_model("gpt2")
     eval_path, out = tmp_path / "eval.jsonl", tmp_path / "out.jsonl"
     write_jsonl(eval_path, eval_items(N_ITEMS))

@@ -35,7 +35,7 @@ def test_long_input_is_shortened_and_the_response_kept_whole(tokenizer):
     assert cut and len(prompt) + len(completion) <= 60
     assert tokenizer.decode(completion, skip_special_tokens=True) == "简短的总结。"
     text = tokenizer.decode(prompt)
-    assert text.startswith("Human: \n总结很长的输入文本") and text.endswith("Assistant: \n")
+    assert text.startswith("Human: \n总结\n很长的输入文本") and text.endswith("Assistant: \n")
 
 
 def test_long_response_keeps_its_start_and_the_turn_marker(tokenizer):

@@ -76,7 +76,7 @@ def test_trainer_batches_carry_the_response_only_loss_mask(tiny_pool_path, tiny_
 def test_packed_examples_get_the_same_logits_as_alone(tiny_pool_path, tiny_base_model, tmp_path, arch):
     """The trainer's own packed batch: each example's logits inside the pack equal its logits
     computed on its own, so packed examples do not attend to each other."""
-    run = _prepare(tiny_pool_path, tiny_base_model(arch), tmp_path / "p", max_length=256, packing=True,
+    run = _prepare(tiny_pool_path, tiny_base_model(arch), tmp_path / "p", max_length=384, packing=True,
                    effective_batch_size=1, per_device_batch_size=1)
     assert run.packing
     batch = next(iter(run.trainer.get_train_dataloader()))
