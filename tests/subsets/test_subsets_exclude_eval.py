@@ -1,7 +1,6 @@
 """Pool examples that overlap the evaluation set are removed before any subset is drawn.
 
-Uses the real decontamination check, `instructscale.evalset.find_overlaps` (the evalset
-stage); skipped while a checkout does not have that stage yet."""
+Uses the real decontamination check, `instructscale.evalset.find_overlaps`."""
 
 import json
 
@@ -10,8 +9,6 @@ import pytest
 from instructscale.datafiles import write_jsonl
 from instructscale.errors import ConfigError
 from instructscale.subsets import SubsetsConfig, load_manifest, make_subsets
-
-pytest.importorskip("instructscale.evalset", reason="needs the evalset stage's find_overlaps (issue 3)")
 
 QUESTIONS = ["请把下面这句话翻译成英文：今天天气很好，我们去公园散步吧。",
              "一个长方形的长是8厘米，宽是5厘米，它的面积是多少平方厘米？",

@@ -155,3 +155,16 @@ def test_packing_check_holds_in_half_precision(tiny_base_model, arch, isolated):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base_model(arch)).to(torch.bfloat16)
     assert packing_isolates(model, pad_token_id=0) is isolated
+
+
+@pytest.mark.parametrize(("epochs", "min_steps", "max_steps", "expected"), [
+    (1, 20, -1, 20),   # 48 examples / batch 8 = 6 steps per epoch: the floor wins
+    (4, 20, -1, -1),   # 24 steps from the epochs: no override
+    (1, 20, 7, 7),     # an explicit max_steps always wins
+    (1, 0, -1, -1),
+])
+def test_min_steps_sets_a_floor_under_the_epochs(tiny_pool_path, tiny_base_model, tmp_path, epochs, min_steps,
+                                                 max_steps, expected):
+    run = _prepare(tiny_pool_path, tiny_base_model("gpt2"), tmp_path / "m", max_length=96, epochs=epochs,
+                   min_steps=min_steps, max_steps=max_steps, effective_batch_size=8, per_device_batch_size=8)
+    assert run.trainer.args.max_steps == expected

@@ -30,6 +30,7 @@ def train(
     per_device_batch_size: Optional[int] = typer.Option(None, "--per-device-batch-size"),
     epochs: Optional[float] = typer.Option(None, "--epochs"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps (overrides epochs)."),
+    min_steps: Optional[int] = typer.Option(None, "--min-steps", help="Train at least this many optimizer steps."),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr"),
     lr_scheduler: Optional[str] = typer.Option(None, "--lr-scheduler", help="transformers scheduler name (constant, cosine, ...)."),
     warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps"),
@@ -63,7 +64,7 @@ def train(
     cfg = resolve_config(
         preset, config, data=data, base_model=base_model, out=out, template=template, loss_on=loss_on,
         max_length=max_length, effective_batch_size=effective_batch_size,
-        per_device_batch_size=per_device_batch_size, epochs=epochs, max_steps=max_steps,
+        per_device_batch_size=per_device_batch_size, epochs=epochs, max_steps=max_steps, min_steps=min_steps,
         learning_rate=learning_rate, lr_scheduler=lr_scheduler, warmup_steps=warmup_steps,
         weight_decay=weight_decay, packing=packing, group_by_length=group_by_length, lora=lora, lora_r=lora_r,
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, qlora=qlora, precision=precision,

@@ -21,6 +21,7 @@ from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
 from instructscale.judge.summary import category_stats
 from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_cost, estimate_tokens
+from instructscale.evalset import read_eval_items
 from instructscale.records import EvalItem, Judgement, Response
 
 API_ERROR = "api: "  # prefix of retryable failures
@@ -36,7 +37,7 @@ class Job:
 
 
 def run_judge(cfg: JudgeConfig) -> JudgeSummary:
-    items = {i.id: i for i in read_records(cfg.eval, EvalItem)}
+    items = {i.id: i for i in read_eval_items(cfg.eval)}
     responses, unknown = _load_responses(cfg, items)
     if unknown:
         console.print(f"[yellow]{unknown} responses refer to items not in {cfg.eval}; not judged[/yellow]")

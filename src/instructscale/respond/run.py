@@ -14,7 +14,8 @@ import time
 from instructscale.console import console, progress
 from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, read_records, write_jsonl
 from instructscale.errors import ConfigError, InputError
-from instructscale.records import EvalItem, Response
+from instructscale.evalset import read_eval_items
+from instructscale.records import Response
 from instructscale.respond.backend import Answer, Job, open_backend
 from instructscale.respond.config import ModelCounts, RespondConfig, RespondSummary
 
@@ -23,7 +24,7 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
     if not cfg.models:
         raise ConfigError("no models to ask: give at least one --model")
     started = time.monotonic()
-    items = read_records(cfg.eval, EvalItem)
+    items = read_eval_items(cfg.eval)
     if len({i.id for i in items}) != len(items):
         raise InputError("item ids are not unique", path=cfg.eval, field="id")
     done, torn = _final_keys(cfg)

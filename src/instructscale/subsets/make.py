@@ -11,7 +11,7 @@ from pydantic import BaseModel, field_validator
 from instructscale.console import console
 from instructscale.datafiles import read_records, write_json, write_jsonl
 from instructscale.errors import ConfigError
-from instructscale.records import EvalItem, InstructionExample
+from instructscale.records import InstructionExample
 from instructscale.subsets.manifest import SubsetEntry, SubsetsManifest, human_size
 from instructscale.subsets.order import nested_order, stratified_order
 
@@ -111,21 +111,8 @@ def source_sha256(path: str | Path) -> str | None:
 
 def _drop_eval_overlaps(pool: list[InstructionExample], eval_path: Path, threshold: float):
     """Remove pool examples that the evaluation set's decontamination check flags."""
-    try:
-        from instructscale.evalset import find_overlaps
-    except ImportError:
-        raise ConfigError("--exclude-eval needs instructscale.evalset.find_overlaps, "
-                          "which this installation does not provide") from None
-    eval_items = read_records(eval_path, EvalItem)
-    flagged = {_example_id(o) for o in find_overlaps(eval_items, pool, threshold)}
+    from instructscale.evalset import find_overlaps, read_eval_items
+
+    flagged = {o.example_id for o in find_overlaps(read_eval_items(eval_path), pool, threshold)}
     kept = [ex for ex in pool if ex.id not in flagged]
     return kept, len(pool) - len(kept)
-
-
-def _example_id(overlap) -> str:
-    """The pool example's id in one overlap reported by `find_overlaps`."""
-    for key in ("example_id", "pool_id"):
-        value = overlap.get(key) if isinstance(overlap, dict) else getattr(overlap, key, None)
-        if value is not None:
-            return value
-    raise TypeError(f"cannot find the pool example id in overlap {overlap!r}")

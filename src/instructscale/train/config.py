@@ -30,6 +30,7 @@ class TrainConfig(BaseModel):
     per_device_batch_size: int = Field(4, gt=0)
     epochs: float = Field(2.0, gt=0)
     max_steps: int = -1  # > 0 overrides epochs
+    min_steps: int = Field(0, ge=0)  # train at least this many optimizer steps (examples counted before packing)
     learning_rate: float = Field(3e-6, gt=0)
     lr_scheduler: str = "constant"  # transformers scheduler name; "constant" has no warmup and no decay
     warmup_steps: int = Field(0, ge=0)

@@ -8,6 +8,7 @@ instructscale.json is written last; a run is finished exactly when it says "comp
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
     bf16, fp16 = _mixed_precision(cfg.precision)
     args = SFTConfig(
         output_dir=str(cfg.out), per_device_train_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=grad_accum, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        gradient_accumulation_steps=grad_accum, num_train_epochs=cfg.epochs, max_steps=_max_steps(cfg, len(rows)),
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay, bf16=bf16, fp16=fp16, seed=cfg.seed,
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
@@ -179,6 +180,15 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                       peft_config=peft_config,
                       callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main)])
+
+
+def _max_steps(cfg: TrainConfig, n_rows: int) -> int:
+    """`max_steps`, or `min_steps` when the epochs would give fewer optimizer steps: small
+    subsets of a model trained from scratch need a floor, or they measure compute, not data."""
+    if cfg.max_steps > 0 or not cfg.min_steps:
+        return cfg.max_steps
+    epoch_steps = math.ceil(cfg.epochs * math.ceil(n_rows / cfg.effective_batch_size))
+    return cfg.min_steps if epoch_steps < cfg.min_steps else -1
 
 
 def _mixed_precision(precision: str) -> tuple[bool, bool]:
