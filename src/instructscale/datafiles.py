@@ -121,12 +121,8 @@ def _iter_csv(p: Path) -> Iterator[tuple[int, dict]]:
         for row in reader:
             if None in row:
                 raise InputError("row has more cells than the header", path=p, line=reader.line_num)
-            yield reader.line_num, {k: _csv_value(v) for k, v in row.items()}
-
-
-def _csv_value(v: str | None):
-    # CSV has no types: leave strings alone, but let empty cells mean "absent".
-    return None if v is None or v == "" else v
+            # CSV has no types: strings stay strings, an empty cell means the field is absent
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
 
 
 def _iter_parquet(p: Path) -> Iterator[tuple[int, dict]]:

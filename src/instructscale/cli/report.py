@@ -1,7 +1,39 @@
-"""CLI for the report stage (being written)."""
+"""CLI for the report stage: `instructscale report RUN_DIR [--out] [--judge] [--compare RUN_B]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def report(
+    run_dir: Path = typer.Argument(..., help="Study run directory (holds index.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: RUN_DIR/report]."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Judge for the headline numbers [default: the run's primary judge]."),
+    compare: list[Path] = typer.Option([], "--compare", help="Another run directory to show side by side; repeat for more."),
+    bootstrap_samples: int = typer.Option(2000, "--bootstrap-samples", min=100, help="Bootstrap resamples for the 95% CIs."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    min_slope: float = typer.Option(0.02, "--min-slope", help="Improving: slope per tenfold data at least this (and CI above 0)."),
+    poor_score: float = typer.Option(0.4, "--poor-score", help="Not improving and below this at the largest scale: flat_poor."),
+):
+    """Tables, Figure 1 (score vs data size, 95% bootstrap bands), trend verdicts, judge diagnostics
+    and a self-contained HTML report with an item browser."""
+    from instructscale.console import console, stdout
+    from instructscale.report import ReportConfig, VerdictThresholds, build_report
+
+    cfg = ReportConfig(run_dir=run_dir, out=out, primary_judge=judge, compare=compare,
+                       bootstrap_samples=bootstrap_samples, seed=seed,
+                       thresholds=VerdictThresholds(min_slope=min_slope, poor_score=poor_score))
+    summary = build_report(cfg)
+    stdout.print(summary.table())
+    if summary.unknown_models:
+        console.print(f"[yellow]judgements of models that are no scale in the index were ignored: "
+                      f"{', '.join(summary.unknown_models)}[/yellow]")
+    console.print(f"report: {summary.files['html']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("report")(report)

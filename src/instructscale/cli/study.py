@@ -75,12 +75,10 @@ def run_study(path, *, only=None, start=None, force=False, overrides=()):
     outcomes = study.run(only=only, start=start, force=force)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
-    report = study.run_dir / "report" / "index.html"
-    if report.exists():
-        from instructscale.report import terminal_table
-
-        stdout.print(terminal_table(study.run_dir))
-        stdout.print(f"HTML report: {report.resolve()}")
+    summary = study.report_summary()
+    if summary is not None:
+        stdout.print(summary.table())
+        stdout.print(f"HTML report: {Path(summary.files['html']).resolve()}", soft_wrap=True)
     return study, outcomes
 
 

@@ -89,16 +89,19 @@ def merge_sheet(items: list[EvalItem], sheet: str | Path) -> MergeResult:
     appear in the sheet exactly once, and the sheet must hold no other ids."""
     by_id = {i.id: i for i in items}
     answers: dict[str, str] = {}
+    has_column = False
     for line, row in iter_rows(sheet):
-        for field in ("id", "reference"):
-            if field not in row:
-                raise InputError("missing required field", path=sheet, line=line, field=field)
+        if "id" not in row:
+            raise InputError("missing required field", path=sheet, line=line, field="id")
+        has_column |= "reference" in row  # an empty CSV cell reads as an absent field
         rid = str(row["id"])
         if rid not in by_id:
             raise InputError(f"id '{rid}' is not in the evaluation set", path=sheet, line=line, field="id")
         if rid in answers:
             raise InputError(f"id '{rid}' appears twice", path=sheet, line=line, field="id")
-        answers[rid] = "" if row["reference"] is None else str(row["reference"])
+        answers[rid] = str(row.get("reference") or "")
+    if not has_column:
+        raise InputError("the sheet has no 'reference' column", path=sheet, field="reference")
     missing = [i for i in by_id if i not in answers]
     if missing:
         raise InputError(f"{len(missing)} item(s) of the evaluation set are missing from the sheet, "

@@ -114,16 +114,25 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set `a.b.0.c=value` in the raw study mapping (list items by index)."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key.path=value, got '{item}'")
     *parents, leaf = key.strip().split(".")
-    node = raw
+    node: Any = raw
     for name in parents:
-        node = node.setdefault(name, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: '{name}' is not a section")
-    node[leaf] = yaml.safe_load(value)
+        if isinstance(node, list) and name.isdigit() and int(name) < len(node):
+            node = node[int(name)]
+        elif isinstance(node, dict):
+            node = node.setdefault(name, {})
+        else:
+            raise ConfigError(f"--set {key}: '{name}' is not a section or a list index")
+    if isinstance(node, list) and leaf.isdigit() and int(leaf) < len(node):
+        node[int(leaf)] = yaml.safe_load(value)
+    elif isinstance(node, dict):
+        node[leaf] = yaml.safe_load(value)
+    else:
+        raise ConfigError(f"--set {key}: '{leaf}' cannot be set here")
 
 
 def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):

@@ -14,6 +14,7 @@ RUN_DIR layout:
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -400,6 +401,16 @@ class Study:
             yield
         finally:
             server.stop()
+
+    def report_summary(self):
+        """The last finished report's summary (its headline table), or None."""
+        from instructscale.report import ReportSummary
+
+        manifest = self.ledger.dir / "report.json"
+        if not manifest.exists():
+            return None
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return ReportSummary.model_validate(data["summary"]) if data.get("status") == "done" else None
 
     def status(self) -> list[UnitRow]:
         rows = []

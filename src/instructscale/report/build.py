@@ -1,0 +1,80 @@
+"""The report stage: load a run → bootstrap statistics → tables, figures, diagnostics,
+composition → one self-contained HTML file. Entry point: `build_report(ReportConfig)`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from instructscale.datafiles import write_json, write_text
+from instructscale.report.analysis import Analysis, analyze
+from instructscale.report.composition import composition
+from instructscale.report.config import ReportConfig, Verdict
+from instructscale.report.diagnostics import agreement, judge_health
+from instructscale.report.figures import composition_figure, figure1
+from instructscale.report.html import render_html
+from instructscale.report.load import load_run
+from instructscale.report.stats import CategoryResult
+from instructscale.report.tables import rich_table, write_compare, write_tables
+from instructscale.runindex import load_index
+
+
+class ReportSummary(BaseModel):
+    name: str
+    out: str
+    judge: str
+    files: dict[str, str] = Field(default_factory=dict, description="kind -> written path")
+    scales: list[str] = Field(default_factory=list, description="Scale labels, smallest first")
+    rows: list[CategoryResult] = Field(default_factory=list, description="Per category, then macro and micro")
+    verdicts: dict[str, Verdict] = Field(default_factory=dict)
+    compared: list[str] = Field(default_factory=list, description="Names of the runs shown beside this one")
+    unknown_models: list[str] = Field(default_factory=list, description="Judged models that are no scale")
+
+    def table(self):
+        """The headline table as a rich Table, for `report`, `study run` and `demo` to print."""
+        return rich_table(self.rows, self.scales, title=f"{self.name}: mean score ({self.judge})")
+
+
+def build_report(cfg: ReportConfig) -> ReportSummary:
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    run = load_run(cfg.run_dir, cfg.primary_judge)
+    a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds)
+    files = write_tables(a, cfg.thresholds, out)
+    files.update({f"figure1_{k}": v for k, v in figure1([a], out / "figure1").items()})
+
+    health, agree = judge_health(run), agreement(run)
+    write_json(out / "diagnostics.json", {"judges": [h.model_dump() for h in health],
+                                          "agreement": [g.model_dump() for g in agree]})
+    files["diagnostics"] = str(out / "diagnostics.json")
+    comp = composition(run.manifest)
+    if comp:
+        write_json(out / "composition.json", comp)
+        files["composition"] = str(out / "composition.json")
+        files.update({f"composition_{k}": v for k, v in composition_figure(comp, out / "composition").items()})
+
+    compared = _compare_analyses(cfg, a)
+    if compared:
+        files.update(write_compare([a, *compared], out))
+        files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
+
+    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [])
+    write_text(out / "report.html", html)
+    files["html"] = str(out / "report.html")
+    return ReportSummary(name=a.name, out=str(out), judge=a.judge, files=files, scales=a.labels, rows=a.rows,
+                         verdicts={r.category: r.trend.verdict for r in a.rows}, compared=[c.name for c in compared],
+                         unknown_models=run.unknown_models)
+
+
+def _compare_analyses(cfg: ReportConfig, main: Analysis) -> list[Analysis]:
+    """Other runs, analysed with the same judge where they have it (else their own primary judge);
+    run names made distinct."""
+    out, names = [], {main.name}
+    for run_dir in cfg.compare:
+        has_judge = cfg.primary_judge in load_index(run_dir).judgements
+        run = load_run(run_dir, cfg.primary_judge if has_judge else None)
+        a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds)
+        if a.name in names:
+            a.name = f"{a.name} ({run_dir.resolve().name})"
+        names.add(a.name)
+        out.append(a)
+    return out

@@ -1,0 +1,102 @@
+"""Everything a report needs from one run directory, read once through its index.
+
+Item scores come from the judge package (`item_scores`: mean over scored repeats and
+samples, unscored never counted as 0). A judgement without a category takes its
+item's category, so every score lands in the right row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from instructscale.categories import CATEGORY_IDS
+from instructscale.datafiles import read_jsonl_resumable, read_records, validate_row
+from instructscale.errors import InputError
+from instructscale.judge import ItemScore, item_scores
+from instructscale.records import EvalItem, Judgement, Response
+from instructscale.runindex import RunIndex, ScaleEntry, load_index
+from instructscale.subsets.manifest import SubsetsManifest, load_manifest
+
+
+@dataclass
+class RunData:
+    index: RunIndex
+    judge: str  # the primary judge
+    items: dict[str, EvalItem]
+    scales: list[ScaleEntry]  # smallest first
+    responses: dict[tuple[str, str], list[Response]]  # (model, item_id) -> samples
+    scores: dict[str, dict[tuple[str, str], ItemScore]]  # judge -> (model, item_id) -> score
+    manifest: SubsetsManifest | None = None
+    unknown_models: list[str] = field(default_factory=list)  # in judgements but not a scale
+
+    @property
+    def name(self) -> str:
+        return self.index.name
+
+    @property
+    def categories(self) -> list[str]:
+        """Categories present in the evaluation set, in the study's order, unknown ones last."""
+        present = {i.category for i in self.items.values()}
+        order = {c: k for k, c in enumerate(CATEGORY_IDS)}
+        return sorted(present, key=lambda c: (order.get(c, len(order)), c))
+
+    def items_in(self, category: str) -> list[EvalItem]:
+        return [i for i in self.items.values() if i.category == category]
+
+
+def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
+    index = load_index(run_dir)
+    if not index.scales:
+        raise InputError("the run index lists no scales", path=index.path)
+    if not index.judgements:
+        raise InputError("the run index lists no judgement files: run the judge stage first", path=index.path)
+    judge = judge or index.primary_judge or next(iter(index.judgements))
+    if judge not in index.judgements:
+        raise InputError(f"no judgements by judge '{judge}' (have: {', '.join(index.judgements)})", path=index.path)
+    items = {i.id: i for i in read_records(index.resolve(index.eval), EvalItem)}
+    scales = sorted(index.scales, key=lambda s: s.size)
+    models = {s.model for s in scales}
+
+    responses: dict[tuple[str, str], list[Response]] = defaultdict(list)
+    for rel in index.responses:
+        for r in _read(index.resolve(rel), Response):
+            if r.model in models:
+                responses[(r.model, r.item_id)].append(r)
+
+    scores, unknown = {}, set()
+    for name, rel in index.judgements.items():
+        judgements = []
+        for j in _judge_records(index.resolve(rel), name):
+            if j.item_id not in items:
+                continue
+            if j.model not in models:
+                unknown.add(j.model)
+                continue
+            judgements.append(j.model_copy(update={"category": items[j.item_id].category}))
+        scores[name] = {(s.model, s.item_id): s for s in item_scores(judgements)}
+    manifest = load_manifest(index.resolve(index.subsets_manifest)) if index.subsets_manifest else None
+    return RunData(index=index, judge=judge, items=items, scales=scales, responses=dict(responses),
+                   scores=scores, manifest=manifest, unknown_models=sorted(unknown))
+
+
+def _judge_records(path: Path, name: str) -> list[Judgement]:
+    """The index's judge name need not be the records' `judge` field (a study names its judges;
+    the judge stage writes the judge model's name), so a file with one judge is taken whole."""
+    records = _read(path, Judgement)
+    judges = {j.judge for j in records}
+    if name in judges:
+        return [j for j in records if j.judge == name]
+    if len(judges) > 1:
+        raise InputError(f"judgements of several judges ({', '.join(sorted(judges))}) and none named '{name}'",
+                         path=path)
+    return records
+
+
+def _read(path: Path, cls):
+    """Stage outputs are append-only files; a torn last line from a killed run is skipped."""
+    if not path.exists():
+        raise InputError("file named in the run index is missing", path=path)
+    rows, _ = read_jsonl_resumable(path)
+    return [validate_row(cls, row, path=path) for row in rows]

@@ -1,0 +1,193 @@
+"""build_report and the CLI on a synthetic run with planted answers (tests/report/report_synth.py)."""
+
+import csv
+import json
+import re
+from collections import defaultdict
+from statistics import fmean
+
+import pytest
+from typer.testing import CliRunner
+
+from instructscale.cli.main import app
+from instructscale.datafiles import read_records
+from instructscale.records import Judgement
+from instructscale.report import ReportConfig, build_report
+from report_synth import JUDGE, SCALES, TRICKY, UNSCORED_MATH_ITEMS, make_run
+
+SAMPLES = 300
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    run = make_run(root / "run")
+    other = make_run(root / "lora", name="lora", seed=1, lift=-0.1)
+    summary = build_report(ReportConfig(run_dir=run, bootstrap_samples=SAMPLES, compare=[other]))
+    return run, summary
+
+
+def _expected_means(run):
+    """Mean over items of the mean over scored repeats, per (model, category), computed independently."""
+    per_item = defaultdict(list)
+    for j in read_records(run / "judgements.jsonl", Judgement):
+        if j.score is not None:
+            per_item[(j.model, j.category, j.item_id)].append(j.score)
+    by_cell = defaultdict(list)
+    for (model, category, _), scores in per_item.items():
+        by_cell[(model, category)].append(fmean(scores))
+    return {k: fmean(v) for k, v in by_cell.items()}, by_cell
+
+
+def test_verdicts_match_the_planted_curves(built):
+    _, s = built
+    assert s.verdicts["extraction"] == "improving"
+    assert s.verdicts["math"] == "flat_poor"
+    assert s.verdicts["translation"] == "plateaued"
+    extraction = next(r for r in s.rows if r.category == "extraction")
+    assert extraction.trend.slope == pytest.approx(0.15, abs=0.03)
+
+
+def test_table_numbers_and_unscored_counts(built):
+    run, s = built
+    expected, by_cell = _expected_means(run)
+    rows = {r.category: r for r in s.rows}
+    assert s.scales == [lab for _, _, lab in SCALES]
+    for category in ("math", "extraction", "translation"):
+        for (model, _, _), cell in zip(SCALES, rows[category].cells):
+            assert cell.mean == pytest.approx(expected[(model, category)])
+    math_100 = rows["math"].cells[1]
+    assert math_100.scored_items == 30 - UNSCORED_MATH_ITEMS  # fully unscored items are left out, not 0
+    assert math_100.unscored == 3 * UNSCORED_MATH_ITEMS + 1
+    assert rows["math"].cells[2].unscored == 0
+    macro, micro = rows["macro"], rows["micro"]
+    for k, (model, _, _) in enumerate(SCALES):
+        cats = [expected[(model, c)] for c in ("math", "extraction", "translation")]
+        assert macro.cells[k].mean == pytest.approx(fmean(cats))
+        pooled = [v for c in ("math", "extraction", "translation") for v in by_cell[(model, c)]]
+        assert micro.cells[k].mean == pytest.approx(fmean(pooled))
+    assert macro.items == 90
+
+
+def test_csv_json_markdown_agree(built):
+    run, s = built
+    out = run / "report"
+    wide = {r["category"]: r for r in csv.DictReader((out / "scores.csv").open())}
+    rows = {r.category: r for r in s.rows}
+    assert set(wide) == {"math", "extraction", "translation", "macro", "micro"}
+    assert float(wide["extraction"]["mean@10K"]) == pytest.approx(rows["extraction"].cells[3].mean, abs=1e-6)
+    assert wide["math"]["unscored@100"] == str(3 * UNSCORED_MATH_ITEMS + 1)
+    assert wide["translation"]["verdict"] == "plateaued"
+    long = list(csv.DictReader((out / "scores_long.csv").open()))
+    assert len(long) == 5 * 4 and all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in long)
+    data = json.loads((out / "scores.json").read_text())
+    assert data["judge"] == JUDGE and data["thresholds"]["min_slope"] == 0.02 and "improving" in data["thresholds"]["rule"]
+    md = (out / "scores.md").read_text()
+    assert re.search(r"\| Extraction \| 30 \| .* \| improving \|", md)
+    assert "Verdict rule:" in md and "100 → 1K" in md
+
+
+def test_figures_diagnostics_and_composition(built):
+    run, s = built
+    for kind in ("figure1_png", "figure1_svg", "composition_png", "compare_png", "compare_svg"):
+        assert (run / "report").joinpath(s.files[kind].split("/")[-1]).stat().st_size > 1000
+    assert open(s.files["figure1_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    diag = json.loads((run / "report" / "diagnostics.json").read_text())
+    health = {(h["judge"], h["category"]): h for h in diag["judges"]}
+    assert health[(JUDGE, "math")]["unscored"] == 3 * UNSCORED_MATH_ITEMS + 1
+    assert health[(JUDGE, "math")]["unscored_answers"] == UNSCORED_MATH_ITEMS
+    assert 0 < health[(JUDGE, "all")]["repeat_spread"] < 0.3
+    assert health[("reference", "all")]["repeat_spread"] is None  # one score per answer
+    agree = {g["category"]: g for g in diag["agreement"]}
+    assert agree["all"]["judges"] == [JUDGE, "reference"] and agree["all"]["spearman"] > 0.9
+    assert agree["all"]["pairs"] == 90 * 4 - UNSCORED_MATH_ITEMS
+    comp = json.loads((run / "report" / "composition.json").read_text())
+    assert [c["size"] for c in comp] == [100, 1000, 10000]
+    assert comp[0]["counts"] == {"math": 20, "extraction": 50, "translation": 30}
+
+
+def test_html_is_self_contained_with_table_figures_and_items(built):
+    run, s = built
+    html = (run / "report" / "report.html").read_text()
+    assert 'id="score-table"' in html and "improving" in html and "Verdict rule." in html
+    assert html.count("data:image/png;base64,") == 3  # Figure 1, composition, comparison
+    assert not re.search(r"(src|href)=\"https?://", html)  # nothing fetched from the network
+    data = json.loads(re.search(r'<script type="application/json" id="items-data">(.*?)</script>', html, re.S).group(1))
+    assert len(data["items"]) == 90 and data["judges"] == [JUDGE, "reference"]
+    item = next(i for i in data["items"] if i["id"] == "extraction-01")
+    assert [a["label"] for a in item["answers"]] == s.scales
+    assert item["answers"][-1]["response"] == TRICKY  # survives the round trip ...
+    assert TRICKY not in html  # ... and never appears raw in the page
+    assert item["change"] == pytest.approx(item["answers"][-1]["scores"][JUDGE] - item["answers"][0]["scores"][JUDGE],
+                                           abs=1e-3)
+    assert 'id="compare-table"' in html and "lora" in html
+
+
+def test_compare_outputs(built):
+    run, s = built
+    assert s.compared == ["lora"]
+    rows = list(csv.DictReader((run / "report" / "compare.csv").open()))
+    assert {r["run"] for r in rows} == {"synthetic", "lora"}
+    ext = {r["run"]: float(r["mean"]) for r in rows if r["category"] == "extraction" and r["scale"] == "10K"}
+    assert ext["synthetic"] - ext["lora"] == pytest.approx(0.1, abs=0.05)  # the planted lift
+    md = (run / "report" / "compare.md").read_text()
+    assert "synthetic vs lora" in md and "| Extraction | lora |" in md
+
+
+def test_cli_report_prints_table_and_names_bad_judge(tmp_path):
+    run = make_run(tmp_path / "run")
+    other = make_run(tmp_path / "lora", name="lora", seed=1, lift=-0.1)
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "rep"), "--judge", "reference",
+                              "--bootstrap-samples", "200", "--compare", str(other), "--min-slope", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert "Extraction" in res.output and "improving" not in res.output  # slope 0.15 < --min-slope 0.5
+    assert json.loads((tmp_path / "rep" / "scores.json").read_text())["judge"] == "reference"
+    assert "| Extraction | lora |" in (tmp_path / "rep" / "compare.md").read_text()
+    res = runner.invoke(app, ["report", str(run), "--judge", "nobody"])
+    assert res.exit_code == 2 and "nobody" in res.output
+    res = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "index.json" in res.output
+
+
+def test_partial_run_one_judge_no_manifest(tmp_path):
+    """A study still judging: the largest scale has no judgements yet, one judge, no subsets manifest."""
+    from instructscale.datafiles import write_jsonl
+    from instructscale.runindex import load_index, save_index
+
+    run = make_run(tmp_path / "run")
+    judged = [j for j in read_records(run / "judgements.jsonl", Judgement) if j.model != "tuned-10k"]
+    write_jsonl(run / "judgements.jsonl", judged)
+    index = load_index(run)
+    index.judgements = {JUDGE: "judgements.jsonl"}
+    index.subsets_manifest = None
+    save_index(run, index)
+    s = build_report(ReportConfig(run_dir=run, bootstrap_samples=200))
+    rows = {r.category: r for r in s.rows}
+    last = rows["extraction"].cells[-1]
+    assert last.mean is None and last.scored_items == 0 and last.ci_low is None
+    assert rows["extraction"].trend.points == 2 and s.verdicts["extraction"] == "improving"
+    assert "composition" not in s.files and "compare_png" not in s.files
+    html = (run / "report" / "report.html").read_text()
+    assert "No subsets manifest" in html and "Only one judge ran" in html
+    wide = {r["category"]: r for r in csv.DictReader((run / "report" / "scores.csv").open())}
+    assert wide["extraction"]["mean@10K"] == ""
+
+
+def test_index_judge_names_need_not_match_record_judge_field(tmp_path):
+    """A study names its judges; the judge stage writes the judge model's name into each record."""
+    from instructscale.datafiles import write_jsonl
+    from instructscale.errors import InputError
+    from instructscale.runindex import load_index, save_index
+
+    run = make_run(tmp_path / "run")
+    index = load_index(run)
+    index.judgements = {"chatgpt": "judgements.jsonl", "metrics": "judgements_ref.jsonl"}
+    index.primary_judge = "chatgpt"
+    save_index(run, index)
+    s = build_report(ReportConfig(run_dir=run, bootstrap_samples=200))
+    assert s.judge == "chatgpt" and s.verdicts["extraction"] == "improving"
+    mixed = read_records(run / "judgements.jsonl", Judgement) + read_records(run / "judgements_ref.jsonl", Judgement)
+    write_jsonl(run / "judgements.jsonl", mixed)
+    with pytest.raises(InputError, match="several judges"):
+        build_report(ReportConfig(run_dir=run, bootstrap_samples=200))

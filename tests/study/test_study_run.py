@@ -1,0 +1,119 @@
+"""End to end: `study run` on a tiny configuration (offline teacher as teacher and judge,
+tiny model), rerun with zero work, then a judge change re-runs only judging and report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from instructscale.cli.main import app
+from instructscale.errors import ConfigError
+from instructscale.study import Study, load_study
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY_STUDY = {
+    "name": "tiny study",
+    "seed": 0,
+    "teacher": {"offline_demo": True, "concurrency": 4},
+    "data": {"generate": {"target": 60, "num_new_tasks": 10, "dedup_fields": "instruction+input",
+                          "rouge_threshold": 0.9}},
+    "eval": {"demo_world_per_category": 1},
+    "subsets": {"sizes": [20, 50]},
+    "base_model": {"tiny": {"arch": "gpt2", "vocab_size": 400, "hidden_size": 32, "num_layers": 1,
+                            "num_heads": 2, "max_positions": 128}},
+    "train": {"preset": "demo", "max_steps": 2, "max_length": 96},
+    "respond": {"preset": "greedy", "max_new_tokens": 8, "batch_size": 16},
+    "judges": [{"name": "teacher", "kind": "llm", "options": {"repeats": 2}},
+               {"name": "reference", "kind": "reference"}],
+    "report": {"bootstrap_samples": 100},
+}
+
+
+def write_study(tmp_path, **changes):
+    data = json.loads(json.dumps(TINY_STUDY))
+    data["run_dir"] = str(tmp_path / "run")
+    data.update(changes)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run(path, *args):
+    result = CliRunner().invoke(app, ["study", "run", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def outcomes(path, *overrides):
+    return dict(Study(load_study(path, list(overrides)), source=str(path)).run())
+
+
+def test_study_runs_end_to_end_then_skips_everything_then_rejudges_only(tmp_path):
+    path = write_study(tmp_path)
+    first = outcomes(path)
+    assert set(first.values()) == {"ran"}
+    assert list(first) == ["eval", "pool", "subsets", "base", "train:20", "train:50", "respond:0", "respond:20",
+                           "respond:50", "judge:teacher", "judge:reference", "report"]
+    run_dir = tmp_path / "run"
+    index = json.loads((run_dir / "index.json").read_text())
+    assert [s["size"] for s in index["scales"]] == [0, 20, 50]
+    assert (run_dir / "report" / "report.html").exists()
+    assert index["primary_judge"] == "teacher"
+    eval_items = (run_dir / "eval" / "eval.jsonl").read_text().splitlines()
+    teacher_rows = (run_dir / "judgements" / "teacher.jsonl").read_text().splitlines()
+    assert len(teacher_rows) == 3 * len(eval_items) * 2  # scales x items x repeats
+    manifest = json.loads((run_dir / "manifests" / "train__50.json").read_text())
+    assert manifest["status"] == "done" and manifest["versions"]["torch"] and manifest["seconds"] >= 0
+
+    assert set(outcomes(path).values()) == {"skipped"}
+
+    rejudged = outcomes(path, "judges.0.options.repeats=3")
+    assert {k for k, v in rejudged.items() if v == "ran"} == {"judge:teacher", "report"}
+    teacher_rows = (run_dir / "judgements" / "teacher.jsonl").read_text().splitlines()
+    assert len(teacher_rows) == 3 * len(eval_items) * 3
+
+    study = Study(load_study(path, ["judges.0.options.repeats=3", "train.learning_rate=0.01"]), source=str(path))
+    states = {row.unit: row.state for row in study.status()}
+    assert states["train:20"] == "changed" and states["eval"] == "done" and states["judge:reference"] == "changed"
+
+
+def test_cli_run_prints_table_and_report_path_and_status(tmp_path):
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=[{"name": "reference", "kind": "reference"}])
+    out = run(path)
+    assert "HTML report" in out and "report.html" in out and "verdict" in out
+    status = CliRunner().invoke(app, ["study", "status", str(path)])
+    assert status.exit_code == 0 and "done" in status.output and "pending" not in status.output
+
+
+def test_invalid_config_fails_before_any_work_naming_the_field(tmp_path):
+    path = write_study(tmp_path, train={"preset": "demo", "learning_rate": "fast"})
+    result = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert result.exit_code == 2
+    assert "study.yaml" in result.output and "train.learning_rate" in result.output
+    assert not (tmp_path / "run").exists()
+    fixed = load_study(path, ["train.learning_rate=0.1", "judges.0.options.repeats=0"])
+    with pytest.raises(ConfigError, match="judges.0.options.repeats"):
+        Study(fixed, source=str(path))
+
+
+def test_only_a_later_stage_needs_earlier_stages_done(tmp_path):
+    path = write_study(tmp_path)
+    study = Study(load_study(path), source=str(path))
+    with pytest.raises(ConfigError, match="needs"):
+        study.run(only=["subsets"])
+    with pytest.raises(ConfigError, match="unknown stage"):
+        study.run(only=["training"])
+
+
+@pytest.mark.parametrize("preset", ["demo", "replica", "replica_lora"])
+def test_init_writes_a_commented_file_that_loads_back_as_the_preset(tmp_path, preset):
+    out = tmp_path / f"{preset}.yaml"
+    result = CliRunner().invoke(app, ["study", "init", str(out), "--preset", preset])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "# Where every stage writes its outputs" in text
+    assert load_study(out) == load_study(CONFIGS / f"{preset}.yaml")
