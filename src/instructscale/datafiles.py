@@ -87,7 +87,7 @@ def _iter_jsonl(p: Path) -> Iterator[tuple[int, dict]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.rstrip("\r\n"))  # so an unfinished line reports its end, not column 1
             except json.JSONDecodeError as exc:
                 raise InputError(f"broken JSON: {exc.msg} at column {exc.colno}", path=p, line=n) from None
             if not isinstance(obj, dict):

@@ -84,6 +84,7 @@ def test_stats_json_is_table_1_in_the_study_order(tmp_path):
                                               "with_reference": 0}
     table = CliRunner().invoke(app, ["evalset", "stats", str(path)])
     assert table.exit_code == 0 and "closed_qa" in table.output and "189" in table.output  # study's own count
+    assert "5 (83%)" in table.output  # share of items with a reference, in the total row
 
 
 def pool_examples(n_per_category=5):

@@ -94,3 +94,48 @@ def test_appender_repairs_a_torn_last_line_and_appends(tmp_path):
         assert out.torn == 1
         out.write(j.model_copy(update={"repeat": 2}))
     assert [r.repeat for r in read_records(path, Judgement)] == [0, 1, 2]
+
+
+def test_json_wrapped_array_bom_and_blank_lines_are_read(tmp_path):
+    (tmp_path / "w.json").write_text(json.dumps({"version": 1, "data": ROWS}, ensure_ascii=False), encoding="utf-8")
+    assert [n for n, _ in iter_rows(tmp_path / "w.json")] == [1, 2]
+    (tmp_path / "b.jsonl").write_text("\ufeff" + json.dumps(ROWS[0]) + "\n\n" + json.dumps(ROWS[1]) + "\n",
+                                      encoding="utf-8")
+    assert [n for n, _ in iter_rows(tmp_path / "b.jsonl")] == [1, 3]  # line numbers count blank lines
+    (tmp_path / "s.jsonl").write_text('[1, 2]\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 1: expected a JSON object, got list"):
+        list(iter_rows(tmp_path / "s.jsonl"))
+    (tmp_path / "blank.jsonl").write_text("\n", encoding="utf-8")
+    assert read_records(tmp_path / "blank.jsonl", EvalItem, allow_empty=True) == []
+
+
+def test_adapt_maps_a_foreign_schema_and_errors_still_name_the_line(tmp_path):
+    path = tmp_path / "alpaca.jsonl"
+    write_jsonl(path, [{"prompt": "说你好", "completion": "你好"}, {"prompt": "说再见"}])
+
+    def adapt(row, *, path, line):
+        return {"instruction": row["prompt"], **({"output": row["completion"]} if "completion" in row else {})}
+
+    with pytest.raises(InputError, match=r"alpaca\.jsonl, line 2, field 'output': missing required field"):
+        read_records(path, InstructionExample, adapt=adapt)
+
+
+def test_a_missing_local_folder_path_is_not_treated_as_a_hub_id(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        list(iter_rows(str(tmp_path / "some" / "dir")))
+    with pytest.raises(InputError, match="not found"):
+        list(iter_rows("./data/pool.jsonl"))
+
+
+def test_resumable_reader_and_appender_keep_a_whole_last_record_without_newline(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}', encoding="utf-8")  # killed after the record, before its newline
+    assert read_jsonl_resumable(path) == ([{"a": 1}, {"a": 2}], 0)
+    with JsonlAppender(path) as out:
+        assert out.torn == 0
+        out.write({"a": 3})
+    assert read_jsonl_resumable(path) == ([{"a": 1}, {"a": 2}, {"a": 3}], 0)
+    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', encoding="utf-8")  # damage in the middle is not a crash
+    with pytest.raises(InputError, match="line 2"):
+        read_jsonl_resumable(path)
+    assert read_jsonl_resumable(tmp_path / "absent.jsonl") == ([], 0)

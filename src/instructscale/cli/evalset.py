@@ -130,13 +130,21 @@ def decontam(
     """Report exact and near-duplicate overlaps between an evaluation set and a training pool."""
     from collections import Counter
 
-    from instructscale.console import stdout
-    from instructscale.datafiles import read_records, write_jsonl
+    from instructscale.console import progress, stdout
+    from instructscale.datafiles import iter_rows, validate_row, write_jsonl
     from instructscale.evalset import find_overlaps, read_eval_items
     from instructscale.records import InstructionExample
 
     items = read_eval_items(path)
-    overlaps = find_overlaps(items, read_records(pool, InstructionExample), threshold)
+    with progress() as bar:  # the pool is streamed, never held in memory: it may have millions of rows
+        task = bar.add_task("pool examples checked", total=None)
+
+        def examples():
+            for line, row in iter_rows(pool):
+                yield validate_row(InstructionExample, row, path=pool, line=line)
+                bar.advance(task)
+
+        overlaps = find_overlaps(items, examples(), threshold)
     kinds = Counter(o.kind for o in overlaps)
     stdout.print(f"{len(overlaps)} overlapping pairs ({kinds.get('exact', 0)} exact, {kinds.get('near', 0)} near) "
                  f"involving {len({o.eval_id for o in overlaps})} of {len(items)} evaluation items and "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from instructscale.categories import CATEGORY_IDS, categories, normalize_label
+from instructscale.categories import categories, normalize_label
 from instructscale.datafiles import iter_rows, write_text
 from instructscale.errors import ConfigError, InputError
 from instructscale.records import EvalItem, InstructionExample
@@ -36,9 +36,13 @@ class MergeResult(BaseModel):
 def target_counts(factor: float = 1.0, counts: dict[str, int] | None = None) -> dict[str, int]:
     """Per category: explicit `counts`, else the study's Table 1 count scaled by `factor`."""
     if counts:
-        unknown = set(counts) - set(CATEGORY_IDS)
-        if unknown:
-            raise ConfigError(f"unknown categories in counts: {sorted(unknown)} (valid: {', '.join(CATEGORY_IDS)})")
+        try:  # any spelling the taxonomy accepts: "Open QA=10", "翻译=5"
+            counts = {normalize_label(k): n for k, n in counts.items()}
+        except ValueError as exc:
+            raise ConfigError(f"counts: {exc}") from None
+        negative = {c: n for c, n in counts.items() if n < 0}
+        if negative:
+            raise ConfigError(f"counts must not be negative: {negative}")
         return dict(counts)
     if factor <= 0:
         raise ConfigError(f"factor must be positive, got {factor}")

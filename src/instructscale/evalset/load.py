@@ -28,7 +28,8 @@ class ImportResult(BaseModel):
 def import_evalset(path: str | Path, label_policy: UnknownPolicy = "error") -> ImportResult:
     """Every row of `path` as an EvalItem; duplicate questions keep their first occurrence."""
     normalize = LabelNormalizer(label_policy)
-    items, seen, duplicates, dropped, public = [], set(), [], 0, 0
+    items, duplicates, dropped, public = [], [], 0, 0
+    seen: dict[str, tuple[int, str]] = {}  # id -> (line, question) of its first occurrence
     for line, row in iter_rows(path):
         is_public = "class" in row or "std_answer" in row
         public += is_public
@@ -39,9 +40,13 @@ def import_evalset(path: str | Path, label_policy: UnknownPolicy = "error") -> I
             continue
         item = validate_row(EvalItem, {**row, "category": label}, path=path, line=line)
         if item.id in seen:
+            first_line, first_question = seen[item.id]
+            if first_question != item.question.strip():  # two different questions under one id: not a copy
+                raise InputError(f"id '{item.id}' was already used on line {first_line} for a different question",
+                                 path=path, line=line, field="id")
             duplicates.append(item.id)
             continue
-        seen.add(item.id)
+        seen[item.id] = (line, item.question.strip())
         items.append(item)
     if not items:
         raise InputError("no evaluation items found", path=path)
@@ -59,7 +64,9 @@ def _from_public(row: dict, path, line) -> dict:
     if unknown:
         raise InputError(f"unexpected key(s) {sorted(unknown)} in a public-release row "
                          "(expected question, class, std_answer)", path=path, line=line, field=sorted(unknown)[0])
-    out = {"question": row.get("question"), "category": row.get("class"), "reference": row.get("std_answer") or None}
+    out = {"category": row.get("class"), "reference": row.get("std_answer") or None}
+    if "question" in row:  # absent stays absent, so the error says 'missing required field'
+        out["question"] = row["question"]
     if row.get("id") is not None:
         out["id"] = str(row["id"])
     return out

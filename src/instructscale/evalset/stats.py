@@ -34,8 +34,12 @@ def stats_table(stats: dict, title: str = "Evaluation set (Table 1)"):
             extra = (f"{cat.name_en} / {cat.name_zh}", str(cat.paper_count), f"{cat.paper_avg_prompt_len:.2f}")
         except KeyError:
             extra = ("", "", "")
-        table.add_row(cid, extra[0], str(row["count"]), f"{row['avg_prompt_chars']:.2f}", str(row["with_reference"]),
-                      *extra[1:])
+        table.add_row(cid, extra[0], str(row["count"]), f"{row['avg_prompt_chars']:.2f}",
+                      _share(row["with_reference"], row["count"]), *extra[1:])
     with_ref = sum(r["with_reference"] for r in stats["categories"].values())
-    table.add_row("total", "", str(stats["total"]), "", str(with_ref), "", "", end_section=True)
+    table.add_row("total", "", str(stats["total"]), "", _share(with_ref, stats["total"]), "", "", end_section=True)
     return table
+
+
+def _share(k: int, n: int) -> str:
+    return f"{k} ({k / n:.0%})" if n else "0"
