@@ -33,6 +33,15 @@ def test_flat_categories_are_not_improving(level, expected):
     assert r.trend.ci_low < 0 < r.trend.ci_high
 
 
+def test_a_curve_that_rose_then_stopped_is_plateaued_not_improving():
+    _, r = _result([0.05, 0.4, 0.8, 0.8])  # a clear positive slope over the tuned scales ...
+    assert r.trend.slope > 0.1 and r.trend.ci_low > 0
+    assert r.trend.last_gain_ci_low < 0  # ... but nothing gained at the largest scale
+    assert r.trend.verdict == "plateaued"
+    relaxed = VerdictThresholds(last_step_gains=False)
+    assert verdict(r.trend.slope, r.trend.ci_low, r.trend.last_mean, relaxed, r.trend.last_gain_ci_low) == "improving"
+
+
 def test_cell_means_and_intervals_match_the_data():
     m, r = _result([0.2, 0.4, 0.5, 0.7])
     for k, cell in enumerate(r.cells):

@@ -21,14 +21,19 @@ class VerdictThresholds(BaseModel):
 
     min_slope: float = Field(0.02, ge=0.0, description="Improving: fitted slope per 10x data at least this ...")
     ci_excludes_zero: bool = Field(True, description="... and the lower end of its 95% CI above 0")
+    last_step_gains: bool = Field(True, description="... and, with 3+ tuned scales, the largest scale beats the one "
+                                                    "before it (paired, lower end of the 95% CI above 0): a curve "
+                                                    "that rose early and then stopped is plateaued, not improving")
     poor_score: float = Field(0.4, ge=0.0, le=1.0,
                               description="Not improving and the mean at the largest scale below this: flat_poor; "
                                           "otherwise plateaued")
 
     def describe(self) -> str:
         ci = " and the lower end of its 95% bootstrap CI is above 0" if self.ci_excludes_zero else ""
+        last = (", and (with three or more tuned scales) the largest scale still beats the one before it "
+                "(paired bootstrap over items, lower end of the 95% CI above 0)") if self.last_step_gains else ""
         return (f"improving: the slope of mean score against log10(training examples), fitted over the tuned "
-                f"scales (size > 0), is at least {self.min_slope:g} per tenfold data{ci}; "
+                f"scales (size > 0), is at least {self.min_slope:g} per tenfold data{ci}{last}; "
                 f"flat_poor: not improving and the mean score at the largest scale is below {self.poor_score:g}; "
                 f"plateaued: neither; undetermined: fewer than two tuned scales with scores.")
 

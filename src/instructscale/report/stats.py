@@ -44,6 +44,7 @@ class TrendStat(BaseModel):
     ci_low: float | None
     ci_high: float | None
     last_mean: float | None
+    last_gain_ci_low: float | None = None  # largest scale minus the one before, paired (3+ tuned scales)
     points: int
     verdict: Verdict
 
@@ -119,13 +120,17 @@ def trend(sizes: list[int], point_means, boot_means, thresholds: VerdictThreshol
     yb = boot_means[:, use]
     boot_slopes = (yb - yb.mean(1, keepdims=True)) @ xc / denom
     lo, hi = _percentiles(boot_slopes[:, None])
+    gain_lo = _num(_percentiles((yb[:, -1] - yb[:, -2])[:, None])[0][0]) if use.sum() >= 3 else None
     return TrendStat(slope=slope, ci_low=_num(lo[0]), ci_high=_num(hi[0]), last_mean=_num(last),
-                     points=int(use.sum()), verdict=verdict(slope, _num(lo[0]), float(last), thresholds))
+                     last_gain_ci_low=gain_lo, points=int(use.sum()),
+                     verdict=verdict(slope, _num(lo[0]), float(last), thresholds, gain_lo))
 
 
-def verdict(slope: float, ci_low: float | None, last_mean: float, t: VerdictThresholds) -> Verdict:
+def verdict(slope: float, ci_low: float | None, last_mean: float, t: VerdictThresholds,
+            last_gain_ci_low: float | None = None) -> Verdict:
     ci_ok = not t.ci_excludes_zero or (ci_low is not None and ci_low > 0)
-    if slope >= t.min_slope and ci_ok:
+    still_gaining = not t.last_step_gains or last_gain_ci_low is None or last_gain_ci_low > 0
+    if slope >= t.min_slope and ci_ok and still_gaining:
         return "improving"
     return "flat_poor" if last_mean < t.poor_score else "plateaued"
 

@@ -107,13 +107,14 @@ def write_compare(analyses: list[Analysis], out: Path) -> dict[str, str]:
 
 def rich_table(rows: list[CategoryResult], labels: list[str], title: str = ""):
     """The headline table for the terminal (`study run`, `demo`, `report` print it)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns with 4 scales + base
     table.add_column("category", no_wrap=True)
-    table.add_column("items", justify="right")
+    table.add_column("n", justify="right")
     for lab in labels:
-        table.add_column(lab, justify="right")
+        table.add_column(lab, justify="right", no_wrap=True, min_width=5)
     table.add_column("slope", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     colors = {"improving": "green", "plateaued": "yellow", "flat_poor": "red", "undetermined": "dim"}
