@@ -117,3 +117,26 @@ def test_init_writes_a_commented_file_that_loads_back_as_the_preset(tmp_path, pr
     text = out.read_text(encoding="utf-8")
     assert "# Where every stage writes its outputs" in text
     assert load_study(out) == load_study(CONFIGS / f"{preset}.yaml")
+
+
+def test_demo_run_against_an_external_openai_compatible_server(tmp_path, monkeypatch):
+    """`demo run --teacher-url`: the teacher and judge are a server the user runs (here the
+    demo teacher served on its own port), reached over HTTP like any real one."""
+    from instructscale.demo import serve
+
+    monkeypatch.chdir(tmp_path)
+    tiny = ["data.generate.target=40", "eval.demo_world_per_category=1", "subsets.sizes=[20]",
+            "base_model.tiny={arch: gpt2, vocab_size: 400, hidden_size: 32, num_layers: 1, num_heads: 2, "
+            "max_positions: 128}", "train.min_steps=0", "train.max_steps=2", "train.max_length=96",
+            "respond.max_new_tokens=8", "judges.0.options.repeats=1", "report.bootstrap_samples=100"]
+    server = serve(seed=0)
+    try:
+        args = ["demo", "run", "--run-dir", "run", "--teacher-url", server.base_url, "--teacher-model", "local"]
+        result = CliRunner().invoke(app, [*args, *[x for o in tiny for x in ("--set", o)]])
+        requests = server.request_count
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert requests > 0 and "offline demo teacher" not in result.output
+    judged = [json.loads(line) for line in (tmp_path / "run" / "judgements" / "teacher.jsonl").read_text().splitlines()]
+    assert judged and {j["judge"] for j in judged} == {"local"}
