@@ -12,6 +12,7 @@ last line, which the appender detects and drops before it writes again.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -225,6 +226,37 @@ def read_jsonl_resumable(path: str | Path) -> tuple[list[dict], int]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             torn = 1
     return rows, torn
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks (manifests record inputs by it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def final_records(path: str | Path, cls: type[T], key, is_final, *, rewrite: bool = True) -> tuple[list[T], int]:
+    """The records of an append-only results file that a rerun may skip: one per `key(record)`,
+    those `is_final(record)` (failures are redone). With `rewrite`, the file is rewritten
+    atomically when it held failures, duplicates or a torn last line, so reruns converge to
+    exactly one record per key. Returns (kept records, torn lines dropped)."""
+    rows, torn = read_jsonl_resumable(path)
+    keep, seen = [], set()
+    for n, row in enumerate(rows, start=1):
+        try:
+            record = cls.model_validate(row)
+        except ValidationError as exc:
+            raise InputError(f"not a {cls.__name__} record: {exc}", path=path, line=n) from None
+        k = key(record)
+        if k in seen or not is_final(record):
+            continue
+        seen.add(k)
+        keep.append(record)
+    if rewrite and (torn or len(keep) != len(rows)):
+        write_jsonl(path, keep)
+    return keep, torn
 
 
 class JsonlAppender:

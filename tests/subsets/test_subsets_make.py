@@ -12,7 +12,7 @@ from instructscale.cli.main import app
 from instructscale.datafiles import write_jsonl
 from instructscale.errors import ConfigError
 from instructscale.subsets import SubsetsConfig, human_size, load_manifest, make_subsets, stratified_order
-from instructscale.subsets.make import file_sha256
+from instructscale.datafiles import file_sha256
 
 CATS = ["math", "code", "rewrite", "open_qa"]
 

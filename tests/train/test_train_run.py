@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from instructscale.cli.main import app
 from instructscale.subsets import SubsetsConfig, make_subsets
-from instructscale.subsets.make import file_sha256
+from instructscale.datafiles import file_sha256
 from instructscale.train import is_finished, resolve_config, run_train
 from instructscale.train.callbacks import TrainingDiverged
 from instructscale.train.packing import packing_isolates

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, read_records, write_jsonl
+from instructscale.datafiles import JsonlAppender, final_records, read_jsonl_resumable, read_records
 from instructscale.errors import InputError
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.parse import parse_score
@@ -96,26 +96,16 @@ def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[
 
 
 def _final_keys(cfg: JudgeConfig, judge: str) -> set[tuple]:
-    """Keys with a final judgement in the output file. Rewrites the file (atomically) when
-    it holds retryable failures, duplicates or a torn last line, so reruns converge to
-    exactly one record per key."""
+    """Keys with a final judgement in the output file; API failures are retried next run."""
     if cfg.dry_run and not cfg.out.exists():
         return set()
-    rows, torn = read_jsonl_resumable(cfg.out)
-    keep, done = [], set()
-    for n, row in enumerate(rows, start=1):
-        try:
-            j = Judgement.model_validate(row)
-        except ValueError as exc:
-            raise InputError(f"not a judgement record: {exc}", path=cfg.out, line=n) from None
-        key = _key(j.judge, j.model, j.item_id, j.sample, j.repeat)
-        if key in done or (j.error or "").startswith(API_ERROR):
-            continue
-        done.add(key)
-        keep.append(j)
-    if (torn or len(keep) != len(rows)) and not cfg.dry_run:
-        write_jsonl(cfg.out, keep)
-    return {k for k in done if k[0] == judge}
+    keep, _ = final_records(cfg.out, Judgement, _record_key,
+                                      lambda j: not (j.error or "").startswith(API_ERROR), rewrite=not cfg.dry_run)
+    return {k for k in map(_record_key, keep) if k[0] == judge}
+
+
+def _record_key(j: Judgement) -> tuple:
+    return _key(j.judge, j.model, j.item_id, j.sample, j.repeat)
 
 
 def _base(job: Job, judge: str) -> dict:

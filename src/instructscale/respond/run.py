@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, read_records, write_jsonl
+from instructscale.datafiles import JsonlAppender, final_records, read_jsonl_resumable
 from instructscale.errors import ConfigError, InputError
 from instructscale.evalset import read_eval_items
 from instructscale.records import Response
@@ -75,20 +75,10 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
 
 
 def _final_keys(cfg: RespondConfig) -> tuple[set[tuple[str, str, int]], int]:
-    """(model, item, sample) keys with a final response in the output file. The file is
-    rewritten (atomically) when it holds failed responses, duplicates or a torn last line."""
-    rows, torn = read_jsonl_resumable(cfg.out)
-    keep, done = [], set()
-    for n, row in enumerate(rows, start=1):
-        try:
-            r = Response.model_validate(row)
-        except ValueError as exc:
-            raise InputError(f"not a response record: {exc}", path=cfg.out, line=n) from None
-        key = (r.model, r.item_id, r.sample)
-        if key in done or r.error is not None:
-            continue
-        done.add(key)
-        keep.append(r)
-    if torn or len(keep) != len(rows):
-        write_jsonl(cfg.out, keep)
-    return done, torn
+    """(model, item, sample) keys with a final response in the output file; failed ones are redone."""
+    keep, torn = final_records(cfg.out, Response, _record_key, lambda r: r.error is None)
+    return set(map(_record_key, keep)), torn
+
+
+def _record_key(r: Response) -> tuple[str, str, int]:
+    return (r.model, r.item_id, r.sample)

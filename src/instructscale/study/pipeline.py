@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from instructscale.console import console
+from instructscale.datafiles import file_sha256
 from instructscale.errors import ConfigError
 from instructscale.runindex import RunIndex, ScaleEntry, save_index
 from instructscale.study.config import JudgeSection, StudyConfig, validated
-from instructscale.study.units import Ledger, Unit, file_sha256
+from instructscale.study.units import Ledger, Unit
 
 STAGES = ["eval", "pool", "subsets", "base", "train", "respond", "judge", "report"]
 DEMO_TEACHER_MODEL = "demo-teacher"

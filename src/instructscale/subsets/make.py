@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, field_validator
 
 from instructscale.console import console
-from instructscale.datafiles import read_records, write_json, write_jsonl
+from instructscale.datafiles import file_sha256, read_records, write_json, write_jsonl
 from instructscale.errors import ConfigError
 from instructscale.records import InstructionExample
 from instructscale.subsets.manifest import SubsetEntry, SubsetsManifest, human_size
@@ -85,14 +85,6 @@ def resolve_sizes(sizes: list[float], available: int) -> list[int]:
             raise ConfigError(f"fraction {s:g} of {available} examples rounds to an empty subset")
         counts.add(n)
     return sorted(counts)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def source_sha256(path: str | Path) -> str | None:
