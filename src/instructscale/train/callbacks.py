@@ -1,4 +1,6 @@
-"""Trainer callbacks: a per-step loss log (JSON Lines, resumable) and a NaN/inf guard."""
+"""Trainer callbacks: a per-step loss log (JSON Lines, resumable), a NaN/inf guard and the
+progress bar (the project's rich bar with the latest loss, instead of transformers' tqdm bar
+and its printed log dictionaries)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from instructscale.datafiles import read_jsonl_resumable, write_jsonl, JsonlAppender
+from instructscale.console import console, progress
+from instructscale.datafiles import JsonlAppender, read_jsonl_resumable, write_jsonl
 from instructscale.errors import InstructscaleError
 
 
@@ -51,3 +54,36 @@ class StepLog(TrainerCallback):
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+class TrainProgress(TrainerCallback):
+    """One bar per run on the main process: steps done / total, time left, latest loss."""
+
+    def __init__(self, description: str):
+        self.description, self.bar, self.task, self.loss = description, None, None, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from rich.progress import TextColumn
+
+        self.bar = progress(TextColumn("loss {task.fields[loss]}"))
+        self.bar.start()
+        self.task = self.bar.add_task(self.description, total=state.max_steps, completed=state.global_step, loss="-")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.loss = logs["loss"]
+            self.bar.update(self.task, loss=f"{self.loss:.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is None:
+            return
+        self.bar.stop()
+        self.bar = None
+        loss = "" if self.loss is None else f", last logged loss {self.loss:.4f}"
+        console.print(f"{self.description}: {state.global_step} optimizer steps{loss}")

@@ -25,7 +25,7 @@ from instructscale.subsets.make import source_sha256
 from instructscale.subsets.manifest import load_manifest
 from instructscale.templates import PromptTemplate, get_template
 from instructscale.train.base import load_base, lora_targets
-from instructscale.train.callbacks import NonFiniteLossGuard, StepLog
+from instructscale.train.callbacks import NonFiniteLossGuard, StepLog, TrainProgress
 from instructscale.train.config import TrainConfig
 from instructscale.train.data import Tokenized, tokenize_examples
 from instructscale.train.packing import packing_isolates
@@ -151,6 +151,7 @@ def last_checkpoint(out: Path) -> Path | None:
 
 def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_accum, *, is_main):
     from datasets import Dataset
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     import torch
@@ -164,7 +165,7 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         logging_steps=cfg.logging_steps, logging_nan_inf_filter=False,  # the filter would hide a NaN loss
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        report_to="none", max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
+        report_to="none", disable_tqdm=True, max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
         train_sampling_strategy="group_by_length" if group_by_length else "random",
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),  # without it, CPU processes under torchrun do not form a DDP group
@@ -177,9 +178,12 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
                                  target_modules=lora_targets(model, cfg.lora_target_modules), task_type="CAUSAL_LM")
     # rows already carry input_ids and labels (our truncation policy and loss mask), so TRL
     # skips its own tokenization and uses the labels as given.
-    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                      peft_config=peft_config,
-                      callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main)])
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=peft_config,
+                         callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main),
+                                    TrainProgress(f"train {Path(cfg.out).name}")])
+    trainer.remove_callback(PrinterCallback)  # with disable_tqdm it would print every log dict
+    return trainer
 
 
 def _max_steps(cfg: TrainConfig, n_rows: int) -> int:
