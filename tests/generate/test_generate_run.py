@@ -41,6 +41,29 @@ def test_demo_teacher_reaches_target_with_the_demo_dedup_settings(fake_server, t
     assert first.rstrip().endswith("4. 指令:") and "23个" in first  # 3 examples + 20 new tasks
 
 
+def test_the_pool_does_not_depend_on_which_reply_arrives_first(fake_server, tmp_path):
+    """Replies come back out of order (random delays); they are used in request order, so two
+    runs with the same seed write the same pool."""
+    import random
+
+    def slow_teacher(seed):
+        teacher, jitter = make_teacher(0), random.Random(seed)  # a fresh teacher, other delays
+
+        def reply(body):
+            time.sleep(jitter.uniform(0, 0.03))
+            return teacher(body)
+        return reply
+
+    pools = []
+    for run in range(2):
+        srv = fake_server(slow_teacher(run))
+        out = tmp_path / f"pool{run}.jsonl"
+        run_generate(_cfg(srv, out, target=60, num_new_tasks=5, dedup_fields="instruction+input",
+                          rouge_threshold=0.9))
+        pools.append(out.read_bytes())
+    assert pools[0] == pools[1] and pools[0].count(b"\n") == 60
+
+
 SCRIPTED = ("4. 指令: 写一首关于大海的短诗。\n4. 输入: <无输入>\n4. 输出: 大海蓝又蓝。\n###\n"
             "5. 指令: 写一首关于大海的短诗吧。\n5. 输入: <无输入>\n5. 输出: 海浪轻轻唱。\n###\n"
             "6. 输入: 缺少指令\n6. 输出: x\n###\n"

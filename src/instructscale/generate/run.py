@@ -83,7 +83,9 @@ class Generator:
         self.cfg, self.prompt, self.seeds, self.kept, self.index, self.summary = cfg, prompt, seeds, kept, index, summary
         self.filter = TaskFilter(cfg)
         self.filtered: Counter = Counter()
-        self.issued = 0
+        self.issued = 0  # requests sent
+        self.processed = 0  # replies used, in request order
+        self.turn = asyncio.Condition()
 
     def done(self) -> bool:
         return len(self.kept) >= self.cfg.target or self.issued >= self.cfg.request_cap
@@ -109,23 +111,32 @@ class Generator:
     async def worker(self) -> None:
         while not self.done():
             self.issued += 1
-            messages, start = self.request(self.issued)
+            number = self.issued
+            messages, start = self.request(number)
             result = await self.client.chat(messages)
-            if not result.ok:
-                self.summary.failed_requests += 1
-            else:
-                parsed = parse_tasks(result.text, start, truncated=result.finish_reason == "length")
-                self.filtered.update(parsed.errors)
-                self.summary.parsed += len(parsed.tasks)
-                accepted = [ex for ex in map(self.accept, parsed.tasks) if ex is not None]
-                for ex in accepted:
-                    if ex.category is None:
-                        ex.category = await self.tag(ex)
-                    self.writer.write(ex)
-            usage = self.client.usage
-            self.bar.update(self.task, completed=len(self.kept), kept=len(self.kept),
-                            filtered=sum(self.filtered.values()), failed=self.summary.failed_requests,
-                            tokens=usage.prompt_tokens + usage.completion_tokens)
+            async with self.turn:  # replies are used in request order, so a run's pool does not
+                await self.turn.wait_for(lambda: self.processed == number - 1)  # depend on timing
+                if len(self.kept) < self.cfg.target:
+                    await self.use(result, start)
+                self.processed = number
+                self.turn.notify_all()
+
+    async def use(self, result, start: int) -> None:
+        if not result.ok:
+            self.summary.failed_requests += 1
+        else:
+            parsed = parse_tasks(result.text, start, truncated=result.finish_reason == "length")
+            self.filtered.update(parsed.errors)
+            self.summary.parsed += len(parsed.tasks)
+            accepted = [ex for ex in map(self.accept, parsed.tasks) if ex is not None]
+            for ex in accepted:
+                if ex.category is None:
+                    ex.category = await self.tag(ex)
+                self.writer.write(ex)
+        usage = self.client.usage
+        self.bar.update(self.task, completed=len(self.kept), kept=len(self.kept),
+                        filtered=sum(self.filtered.values()), failed=self.summary.failed_requests,
+                        tokens=usage.prompt_tokens + usage.completion_tokens)
 
     def request(self, number: int) -> tuple[list[dict], int]:
         """Examples for one request: seeds, plus generated tasks when mix_generated > 0. The
