@@ -48,6 +48,8 @@ class Study:
         self.run_dir = Path(cfg.run_dir)
         self.ledger = Ledger(self.run_dir)
         self.teacher_url: str | None = cfg.teacher.base_url
+        self._configs: dict[str, Any] = {}
+        self._configs_for: str | None = "(not built)"
         self.stage_configs()  # validation only: every stage's settings are checked before any work
 
     # paths ----------------------------------------------------------------------------
@@ -93,7 +95,13 @@ class Study:
         return {"base_url": t.base_url, "model": t.model}
 
     def stage_configs(self) -> dict[str, Any]:
-        """Every stage's typed config (scale-independent parts), built and so validated now."""
+        """Every stage's typed config (scale-independent parts). Built, and so validated, once
+        per teacher URL: the offline teacher's URL is only known once it has started."""
+        if self._configs_for != self.teacher_url:
+            self._configs, self._configs_for = self._build_stage_configs(), self.teacher_url
+        return self._configs
+
+    def _build_stage_configs(self) -> dict[str, Any]:
         from instructscale.judge import JudgeConfig
         from instructscale.train import TrainConfig, presets
 
