@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from instructscale.cli import client_options as options
+
 
 def generate(
     target: int = typer.Option(..., "--target", min=1, help="Examples to reach in --out (those already there count)."),
@@ -14,7 +16,7 @@ def generate(
     seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seed tasks, Alpaca seed JSON Lines [default: the built-in Chinese set]."),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint of the teacher."),
     model: str = typer.Option("gpt-3.5-turbo", "--model", help="Teacher model name."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Name of the environment variable holding the API key."),
+    api_key_env: str = options.API_KEY_ENV,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
     prompt: str = typer.Option("zh", "--prompt", help="Prompt template: zh, en, or a YAML file."),
     num_seed_examples: int = typer.Option(3, "--num-seed-examples", min=0, help="Seed tasks shown per request (Alpaca: 3)."),
@@ -26,13 +28,13 @@ def generate(
     temperature: float = typer.Option(1.0, "--temperature", help="Teacher sampling temperature (Alpaca: 1.0)."),
     max_tokens: int = typer.Option(3072, "--max-tokens", help="Longest teacher reply."),
     max_requests: Optional[int] = typer.Option(None, "--max-requests", min=1, help="Stop after this many requests [default: 10x the ideal number]."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Per-request timeout in seconds."),
-    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request before it counts as failed."),
-    rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
-    tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated)."),
-    price_table: Optional[str] = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures."),
+    timeout: float = options.TIMEOUT,
+    max_attempts: int = options.MAX_ATTEMPTS,
+    rpm: Optional[float] = options.RPM,
+    tpm: Optional[float] = options.TPM,
+    price_table: Optional[str] = options.PRICE_TABLE,
     seed: int = typer.Option(0, "--seed", help="Seed of the example sampling."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing."),
+    dry_run: bool = options.DRY_RUN,
 ):
     """Generate instruction data the Alpaca way (seed tasks as examples, a teacher LLM), with counted filters and
     Chinese-aware near-duplicate removal."""

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from instructscale.cli import client_options as options
+
 
 def judge(
     eval_path: Path = typer.Option(..., "--eval", help="Evaluation set (JSON Lines of EvalItem: id, category, question, reference)."),
@@ -15,7 +17,7 @@ def judge(
     scorer: str = typer.Option("llm", "--scorer", help="llm (an API judge) or reference (offline metrics vs the reference answer)."),
     judge_model: str = typer.Option("gpt-3.5-turbo", "--judge-model", help="Judge model name (the study used ChatGPT)."),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, ...)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Name of the environment variable holding the API key."),
+    api_key_env: str = options.API_KEY_ENV,
     repeats: int = typer.Option(3, "--repeats", min=1, help="Judgements per answer; the item score is their mean (the study: 3)."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
     prompts: str = typer.Option("zh", "--prompts", help="Prompt set: zh (the study's), en, or a YAML / JSON Lines (class, prompt) file."),
@@ -25,13 +27,13 @@ def judge(
     max_tokens: int = typer.Option(512, "--max-tokens", help="Longest judge reply."),
     seed: Optional[int] = typer.Option(0, "--seed", help="Seed sent as seed + repeat index, where the server supports it."),
     reasks: int = typer.Option(2, "--reasks", min=0, help="Extra requests, with a format reminder, when a reply has no valid score."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Per-request timeout in seconds."),
-    max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request before it counts as failed."),
-    rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
-    tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated)."),
-    price_table: Optional[str] = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures."),
+    timeout: float = options.TIMEOUT,
+    max_attempts: int = options.MAX_ATTEMPTS,
+    rpm: Optional[float] = options.RPM,
+    tpm: Optional[float] = options.TPM,
+    price_table: Optional[str] = options.PRICE_TABLE,
     code_timeout: float = typer.Option(10.0, "--code-timeout", help="Time limit in seconds for running code tests (reference scorer)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing."),
+    dry_run: bool = options.DRY_RUN,
 ):
     """Score responses with an LLM judge (the study's category prompts, `得分:` in [0, 1]) or offline metrics."""
     from instructscale.console import stdout

@@ -1,0 +1,15 @@
+"""Options of every command that calls an OpenAI-compatible API, defined once so their
+names, defaults and help read the same everywhere (`generate`, `judge`)."""
+
+from __future__ import annotations
+
+import typer
+
+API_KEY_ENV = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                           help="Name of the environment variable holding the API key (the key is never written anywhere).")
+TIMEOUT = typer.Option(60.0, "--timeout", help="Per-request timeout in seconds.")
+MAX_ATTEMPTS = typer.Option(5, "--max-attempts", min=1, help="Attempts per request before it counts as failed.")
+RPM = typer.Option(None, "--rpm", help="Requests-per-minute limit.")
+TPM = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated).")
+PRICE_TABLE = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures.")
+DRY_RUN = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing.")
