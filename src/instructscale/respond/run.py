@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, read_jsonl_resumable
+from instructscale.datafiles import JsonlAppender, final_records
 from instructscale.errors import ConfigError, InputError
 from instructscale.evalset import read_eval_items
 from instructscale.records import Response
@@ -27,13 +27,17 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
     items = read_eval_items(cfg.eval)
     if len({i.id for i in items}) != len(items):
         raise InputError("item ids are not unique", path=cfg.eval, field="id")
-    done, torn = _final_keys(cfg)
+    kept, torn = final_records(cfg.out, Response, _record_key, lambda r: r.error is None)
+    done = set(map(_record_key, kept))
     pending = {spec.name: [Job(item, k) for item in items for k in range(cfg.n)
                            if (spec.name, item.id, k) not in done] for spec in cfg.models}
     gen = cfg.generation()
     summary = RespondSummary(out=str(cfg.out), backend=cfg.backend, generation=gen.model_dump(), torn=torn,
                              resumed=sum(1 for key in done if key[0] in pending))
     counts = {spec.name: ModelCounts(name=spec.name) for spec in cfg.models}
+    for r in kept:
+        if r.model in counts:
+            _count_final(counts[r.model], r.truncated)
 
     with JsonlAppender(cfg.out) as writer, progress() as bar:
         task = bar.add_task("respond", total=sum(len(jobs) for jobs in pending.values()))
@@ -52,6 +56,8 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
                                       truncated=out.truncated, settings=settings, error=out.error))
                 counts[name].new += 1
                 counts[name].errors += out.error is not None
+                if out.error is None:
+                    _count_final(counts[name], out.truncated)
                 summary.new += 1
                 summary.errors += out.error is not None
                 bar.advance(task)
@@ -63,10 +69,6 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
                     summary.usage[spec.name] = backend.usage
                 backend.close()
 
-    for row in read_jsonl_resumable(cfg.out)[0]:
-        if row["model"] in counts and row.get("error") is None:
-            counts[row["model"]].responses += 1
-            counts[row["model"]].truncated += bool(row.get("truncated"))
     summary.models = list(counts.values())
     if summary.errors:
         console.print(f"[yellow]{summary.errors} responses failed; rerun the same command to retry them")
@@ -74,10 +76,9 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
     return summary
 
 
-def _final_keys(cfg: RespondConfig) -> tuple[set[tuple[str, str, int]], int]:
-    """(model, item, sample) keys with a final response in the output file; failed ones are redone."""
-    keep, torn = final_records(cfg.out, Response, _record_key, lambda r: r.error is None)
-    return set(map(_record_key, keep)), torn
+def _count_final(counts: ModelCounts, truncated: bool) -> None:
+    counts.responses += 1
+    counts.truncated += bool(truncated)
 
 
 def _record_key(r: Response) -> tuple[str, str, int]:
