@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, read_jsonl_resumable, read_records
+from instructscale.datafiles import JsonlAppender, final_records, read_records
 from instructscale.errors import InputError
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.parse import parse_score
@@ -43,7 +43,8 @@ def run_judge(cfg: JudgeConfig) -> JudgeSummary:
         console.print(f"[yellow]{unknown} responses refer to items not in {cfg.eval}; not judged[/yellow]")
     judge = cfg.judge_name
     repeats = cfg.repeats if cfg.scorer == "llm" else 1  # a metric gives the same score every time
-    done = _final_keys(cfg, judge)
+    final = _final_judgements(cfg, judge)
+    done = set(map(_record_key, final))
     jobs = [Job(items[r.item_id], r, k) for r in responses for k in range(repeats)
             if _key(judge, r.model, r.item_id, r.sample, k) not in done]
     summary = JudgeSummary(out=str(cfg.out), judge=judge, scorer=cfg.scorer, resumed=len(done),
@@ -60,6 +61,7 @@ def run_judge(cfg: JudgeConfig) -> JudgeSummary:
 
         def emit(j: Judgement) -> None:
             writer.write(j)
+            final.append(j)
             summary.new += 1
             bar.advance(task)
 
@@ -70,7 +72,6 @@ def run_judge(cfg: JudgeConfig) -> JudgeSummary:
         elif jobs:
             asyncio.run(_judge_llm(cfg, jobs, prompt_set, emit, summary))
 
-    final = [Judgement.model_validate(r) for r in read_jsonl_resumable(cfg.out)[0] if r.get("judge") == judge]
     summary.rows = category_stats(final)
     summary.judgements = len(final)
     summary.unscored = sum(r.unscored for r in summary.rows)
@@ -95,13 +96,13 @@ def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[
     return out, unknown
 
 
-def _final_keys(cfg: JudgeConfig, judge: str) -> set[tuple]:
-    """Keys with a final judgement in the output file; API failures are retried next run."""
+def _final_judgements(cfg: JudgeConfig, judge: str) -> list[Judgement]:
+    """This judge's final judgements in the output file; API failures are retried next run."""
     if cfg.dry_run and not cfg.out.exists():
-        return set()
+        return []
     keep, _ = final_records(cfg.out, Judgement, _record_key,
-                                      lambda j: not (j.error or "").startswith(API_ERROR), rewrite=not cfg.dry_run)
-    return {k for k in map(_record_key, keep) if k[0] == judge}
+                            lambda j: not (j.error or "").startswith(API_ERROR), rewrite=not cfg.dry_run)
+    return [j for j in keep if j.judge == judge]
 
 
 def _record_key(j: Judgement) -> tuple:
