@@ -16,6 +16,7 @@ from instructscale.datafiles import write_json
 from instructscale.errors import InputError
 
 INDEX_FILE = "index.json"
+DEFAULT_ARM = "main"
 
 
 class ScaleEntry(BaseModel):
@@ -25,6 +26,9 @@ class ScaleEntry(BaseModel):
     size: int = Field(..., ge=0, description="Training examples; 0 = the untuned base model")
     label: str = Field(..., description="Human label, e.g. '0.2M' or '200'")
     subset: str | None = Field(None, description="Subset file this scale was trained on (None for scale 0)")
+    arm: str = Field(DEFAULT_ARM, description="Study arm this model belongs to (a study without arms has one, 'main')")
+    seed: int | None = Field(None, description="Training seed; entries with the same arm and size and other seeds "
+                                               "are repeated trainings of one scale")
 
 
 class RunIndex(BaseModel):
@@ -37,6 +41,9 @@ class RunIndex(BaseModel):
     judgements: dict[str, str] = Field(default_factory=dict, description="judge name -> Judgement JSON Lines")
     primary_judge: str | None = Field(None, description="Judge whose scores the headline table and curves use")
     subsets_manifest: str | None = Field(None, description="subsets/manifest.json, for training-data composition")
+    teacher_model: str | None = Field(None, description="Model that generated the training data (None: unknown)")
+    judge_models: dict[str, str] = Field(default_factory=dict, description="judge name -> the model behind it "
+                                                                            "(for the self-preference warning)")
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:
