@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from instructscale.redact import redact
+
 
 def content_id(*parts: str, prefix: str = "") -> str:
     """A short stable id: sha256 over the whitespace-trimmed parts."""
@@ -20,9 +22,16 @@ def content_id(*parts: str, prefix: str = "") -> str:
 
 
 class Record(BaseModel):
-    """Base: unknown fields are an error, so a typo in a file does not pass silently."""
+    """Base: unknown fields are an error, so a typo in a file does not pass silently.
+    An `error` text (an API failure) is redacted: some gateways repeat the API key in it."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _redact_error(self):
+        if getattr(self, "error", None):
+            self.error = redact(self.error)
+        return self
 
 
 class InstructionExample(Record):

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from instructscale import __version__
 from instructscale.errors import InstructscaleError
+from instructscale.redact import redact
 
 
 try:  # typer >= 0.26 vendors click: only its own ClickException is caught and shown
@@ -31,7 +32,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except InstructscaleError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(redact(str(exc))) from None
 
 
 app = typer.Typer(

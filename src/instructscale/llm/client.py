@@ -5,7 +5,8 @@ tokens-per-minute pacing, exponential backoff with jitter that honours `Retry-Af
 and a bounded number of attempts after which the call returns a failed result with the
 reason (it never raises for API faults, so one bad item cannot stop a long run).
 The API key is read from the environment variable named in the config and is kept
-only in memory: it is never part of a config dump, a cache key, a log or a report.
+only in memory: it is never part of a config dump, a cache key, a log or a report, and
+error texts (which some gateways fill with the request's headers) are redacted.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from instructscale.errors import ConfigError
 from instructscale.llm.usage import UsageMeter, estimate_tokens
+from instructscale.redact import redact, register_key_env
 
 OPENAI_URL = "https://api.openai.com/v1"
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 
 class ClientConfig(BaseModel):
-    """Where and how to call the API. Secrets are referenced by env-var name only."""
+    """Where and how to call the API. Secrets are referenced by env-var name only; `params`
+    stays an open mapping because each server accepts its own sampling parameters."""
+
+    model_config = ConfigDict(extra="forbid")
 
     base_url: str = Field(OPENAI_URL, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     model: str = Field(..., description="Model name sent to the server")
@@ -43,6 +48,8 @@ class ClientConfig(BaseModel):
     backoff_max_s: float = Field(60.0, ge=0, description="Cap on a single retry delay")
     params: dict[str, Any] = Field(default_factory=dict, description="Sampling parameters (temperature, max_tokens, ...)")
     price_table: str | None = Field(None, description="YAML price table overriding the built-in one")
+    max_failed_share: float = Field(0.1, ge=0, le=1, description="Share of calls that may fail after all retries "
+                                    "before the run exits non-zero (failed ones are retried by the next run)")
 
 
 @dataclass
@@ -81,6 +88,7 @@ class ChatClient:
 
     def __init__(self, config: ClientConfig):
         self.config = config
+        register_key_env(config.api_key_env)
         self.usage = UsageMeter(model=config.model, price_table=config.price_table)
         self._sdk = openai.AsyncOpenAI(base_url=config.base_url, api_key=self._api_key(),
                                        timeout=config.timeout_s, max_retries=0)
@@ -132,7 +140,7 @@ class ChatClient:
         else:
             error = f"gave up after {attempt} attempts: {error}"
         self.usage.failures += 1
-        return ChatResult(text=None, error=error, attempts=attempt)
+        return ChatResult(text=None, error=redact(error), attempts=attempt)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))

@@ -4,8 +4,10 @@ It serves `/v1/chat/completions` and `/v1/models` from a thread (or as a process
 `python -m instructscale.llm.fake_server --port 8000 --reply "得分: 1"`). Replies come from
 a `responder(body) -> str` function or a list of scripted replies; faults can be queued
 to hit the next requests in order: 429 with Retry-After, 500, a hang past the client
-timeout, a malformed JSON body, a dropped connection. Requests are counted so tests can
-assert exactly how many calls were made.
+timeout, a malformed JSON body, a dropped connection, a body cut off mid-way, a 200 with
+an empty body, a 500 whose text repeats the request's Authorization header (as some
+gateways do). `always(fault)` makes every request fail that way until cleared. Requests
+are counted so tests can assert exactly how many calls were made.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ Responder = Callable[[dict[str, Any]], str]
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # rate_limit | server_error | hang | malformed | drop
+    kind: str  # rate_limit | server_error | hang | malformed | drop | cut_body | empty_body | echo_auth
     seconds: float = 0.0
 
     @classmethod
@@ -52,6 +54,20 @@ class Fault:
     def drop(cls) -> Fault:
         return cls("drop")
 
+    @classmethod
+    def cut_body(cls) -> Fault:
+        """Headers promise the whole body; half of it is sent, then the connection closes."""
+        return cls("cut_body")
+
+    @classmethod
+    def empty_body(cls) -> Fault:
+        return cls("empty_body")
+
+    @classmethod
+    def echo_auth(cls) -> Fault:
+        """A 500 whose error text repeats the Authorization header it received."""
+        return cls("echo_auth")
+
 
 class FakeServer:
     """Start with `with FakeServer(responder) as srv:` and point a client at `srv.base_url`."""
@@ -72,6 +88,7 @@ class FakeServer:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[Fault] = collections.deque()
+        self._always: Fault | None = None
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
@@ -92,10 +109,16 @@ class FakeServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def always(self, fault: Fault | None) -> None:
+        """Fail every request (after the queued faults) with `fault`; None: healthy again."""
+        with self._lock:
+            self._always = fault
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._always = None
 
     def start(self) -> FakeServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -122,7 +145,7 @@ class FakeServer:
     def _record(self, body: dict) -> Fault | None:
         with self._lock:
             self.requests.append(body)
-            return self._faults.popleft() if self._faults else None
+            return self._faults.popleft() if self._faults else self._always
 
 
 class _Server(ThreadingHTTPServer):
@@ -162,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.latency_s:
             time.sleep(owner.latency_s)
         if fault is not None:
-            return self._fault(fault)
+            return self._fault(fault, self.headers.get("Authorization", ""))
         try:
             text = owner.responder(body)
         except Exception as exc:  # a broken responder is a server error, as on a real server
@@ -176,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         })
 
-    def _fault(self, fault: Fault):
+    def _fault(self, fault: Fault, authorization: str):
         if fault.kind == "rate_limit":
             return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit_exceeded"}},
                               headers={"Retry-After": f"{fault.seconds:g}"})
@@ -192,6 +215,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return None
+        if fault.kind == "cut_body":
+            data = json.dumps({"id": "x", "object": "chat.completion", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "a reply cut off " * 20}}]}).encode()
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return None
+        if fault.kind == "empty_body":
+            return self._send(200, b"", "application/json")
+        if fault.kind == "echo_auth":
+            return self._json(500, {"error": {"message": f"upstream rejected request with headers "
+                                              f"Authorization: {authorization} (key {authorization.rpartition(' ')[2]})",
+                                              "type": "server_error"}})
         raise ValueError(f"unknown fault {fault.kind}")
 
     def _json(self, status: int, obj: dict, headers: dict[str, str] | None = None):
