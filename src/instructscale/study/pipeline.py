@@ -23,7 +23,7 @@ from instructscale.console import console
 from instructscale.datafiles import file_sha256
 from instructscale.errors import ConfigError
 from instructscale.runindex import RunIndex, ScaleEntry, save_index
-from instructscale.study.config import JudgeSection, StudyConfig, validated
+from instructscale.study.config import JudgeSection, StudyConfig, check_cross_stage, validated
 from instructscale.study.units import Ledger, Unit
 
 STAGES = ["eval", "pool", "subsets", "base", "train", "respond", "judge", "report"]
@@ -77,7 +77,7 @@ class Study:
 
     # stage configs ----------------------------------------------------------------------
 
-    def teacher_client(self, overrides: dict[str, Any] | None = None):
+    def teacher_client(self, overrides: dict[str, Any] | None = None, prefix: str = "teacher"):
         from instructscale.llm import ClientConfig
 
         t = self.cfg.teacher
@@ -85,7 +85,7 @@ class Study:
                   "model": DEMO_TEACHER_MODEL if t.offline_demo else t.model, "api_key_env": t.api_key_env,
                   "concurrency": t.concurrency, "rpm": t.rpm, "tpm": t.tpm, "timeout_s": t.timeout_s,
                   "max_attempts": t.max_attempts, **(overrides or {})}
-        return validated(ClientConfig, values, source=self.source, prefix="teacher")
+        return validated(ClientConfig, values, source=self.source, prefix=prefix)
 
     def teacher_identity(self) -> dict[str, Any]:
         """What the teacher is, for fingerprints: the offline teacher's port changes every run."""
@@ -122,12 +122,13 @@ class Study:
         cfgs["respond"] = self._respond_config()
         cfgs["judges"] = {}
         for i, judge in enumerate(self.cfg.judges):
-            cfgs["judges"][judge.name] = validated(JudgeConfig, self._judge_values(judge), source=self.source,
+            cfgs["judges"][judge.name] = validated(JudgeConfig, self._judge_values(judge, i), source=self.source,
                                                    prefix=f"judges.{i}.options")
         names = [j.name for j in self.cfg.judges]
         if len(set(names)) != len(names):
             raise ConfigError(f"{self.source}: judges: names must be unique, got {names}")
         cfgs["report"] = self._report_config()
+        check_cross_stage(self.cfg, cfgs, self.source)
         return cfgs
 
     def _respond_config(self, size: int | None = None):
@@ -146,7 +147,7 @@ class Study:
             raise ConfigError(f"{self.source}: respond.client: the openai backend needs client settings")
         return validated(RespondConfig, values, source=self.source, prefix="respond")
 
-    def _judge_values(self, judge: JudgeSection) -> dict[str, Any]:
+    def _judge_values(self, judge: JudgeSection, i: int) -> dict[str, Any]:
         options = dict(judge.options)
         values: dict[str, Any] = {"eval": self.eval_path, "responses": [self.eval_path],
                                   "out": self.judgements_path(judge), "scorer": judge.kind,
@@ -154,7 +155,7 @@ class Study:
         client_overrides = options.pop("client", {})
         if judge.kind == "llm":
             if judge.use_teacher:
-                values["client"] = self.teacher_client(client_overrides)
+                values["client"] = self.teacher_client(client_overrides, prefix=f"judges.{i}.options.client")
             else:
                 values["client"] = client_overrides
         return {**values, **options}
@@ -205,7 +206,7 @@ class Study:
             base = Unit("base", "base", {"tiny": cfg.base_model.tiny, "seed": cfg.seed}, run=self._run_base,
                         after=[pool], outputs=[Path(self.base_path)])
         else:
-            base = Unit("base", "base", {"path": cfg.base_model.path}, run=dict)
+            base = self._pretrained_base_unit()
         units.append(base)
 
         sizes = self.sizes()
@@ -239,6 +240,16 @@ class Study:
         units.append(Unit("report", "report", report_settings, run=lambda: self._run_report(sizes),
                           after=[subsets, *judges]))
         return units
+
+    def _pretrained_base_unit(self) -> Unit:
+        """A Hub id or folder as is; a GGUF file is recorded by its sha256 and converted here,
+        once, into the cached Hugging Face folder every scale then loads."""
+        from instructscale.models.gguf import is_gguf, resolve_model_path
+
+        path = self.cfg.base_model.path
+        if not is_gguf(path):
+            return Unit("base", "base", {"path": path}, run=dict)
+        return Unit("base", "base", self._file_identity(path), run=lambda: {"hf_folder": resolve_model_path(path)})
 
     def _file_identity(self, path: str | None) -> dict[str, Any]:
         if path is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from instructscale.datafiles import iter_rows
 from instructscale.errors import ConfigError
+from instructscale.models.gguf import resolve_model_path
 from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
 
 # LoRA targets where peft's "all-linear" would also adapt the output head or miss fused layers.
@@ -34,7 +35,8 @@ def init_tiny(texts_path: str | Path, out: str | Path, cfg: TinyModelConfig, voc
 
 
 def load_base(name: str, *, quantize_4bit: bool = False):
-    """(tokenizer, model) through the ordinary transformers loading path.
+    """(tokenizer, model) through the ordinary transformers loading path; a `.gguf` file is
+    converted once into a cached Hugging Face folder (models/gguf.py) and loaded from there.
 
     Weights load in float32 whatever the checkpoint's dtype (transformers 5 would keep a
     bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
@@ -52,9 +54,10 @@ def load_base(name: str, *, quantize_4bit: bool = False):
         kwargs["dtype"] = torch.bfloat16  # the non-quantized rest (embeddings, norms) in the compute dtype
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    source = resolve_model_path(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as exc:
         raise ConfigError(f"cannot load base model '{name}': {exc}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
