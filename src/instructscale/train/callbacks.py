@@ -1,10 +1,11 @@
-"""Trainer callbacks: a per-step loss log (JSON Lines, resumable), a NaN/inf guard and the
-progress bar (the project's rich bar with the latest loss, instead of transformers' tqdm bar
+"""Trainer callbacks: a per-step loss log (JSON Lines, resumable), a NaN/inf guard, the
+training token rate (which the trainer's tracker integrations then log) and the progress bar (the project's rich bar with the latest loss, instead of transformers' tqdm bar
 and its printed log dictionaries)."""
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -26,6 +27,26 @@ class NonFiniteLossGuard(TrainerCallback):
                 raise TrainingDiverged(
                     f"{key} is {value} at step {state.global_step}; stopping. Lower the learning rate, check "
                     "the data, or use fp32/bf16 instead of fp16.")
+
+
+class TokenRate(TrainerCallback):
+    """Adds `tokens_per_second` to each log: real (non-padding) training tokens over all
+    processes, from TRL's running `num_tokens`, per wall-clock second since the previous log.
+    It must run before the tracker callbacks, which log the same dictionary."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._time, self._tokens = time.monotonic(), None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        tokens = (logs or {}).get("num_tokens")
+        if tokens is None:
+            return
+        now = time.monotonic()
+        if self._tokens is not None and tokens > self._tokens and now > self._time:
+            logs["tokens_per_second"] = (tokens - self._tokens) / (now - self._time)
+        elif self._tokens is None and tokens > 0 and now > self._time:  # first log: since training began
+            logs["tokens_per_second"] = tokens / (now - self._time)
+        self._time, self._tokens = now, tokens
 
 
 class StepLog(TrainerCallback):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from instructscale.errors import ConfigError, InputError
 
@@ -51,6 +51,14 @@ class TrainConfig(BaseModel):
     save_total_limit: int = Field(2, gt=0)
     keep_checkpoints: bool = False  # delete OUT/checkpoint-* after a finished run
     resume: bool = False
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = ["tensorboard"]  # trackers; "none" or [] for none
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, v):
+        # the trainer's own spelling: one name, a comma list, or "none"
+        names = [s.strip() for s in v.split(",")] if isinstance(v, str) else list(v or [])
+        return [n for n in names if n and n != "none"]
 
     @model_validator(mode="after")
     def _no_silent_warmup_drop(self):

@@ -25,10 +25,11 @@ from instructscale.subsets.make import source_sha256
 from instructscale.subsets.manifest import load_manifest
 from instructscale.templates import PromptTemplate, get_template
 from instructscale.train.base import load_base, lora_targets
-from instructscale.train.callbacks import NonFiniteLossGuard, StepLog, TrainProgress
+from instructscale.train.callbacks import NonFiniteLossGuard, StepLog, TokenRate, TrainProgress
 from instructscale.train.config import TrainConfig
 from instructscale.train.data import Tokenized, tokenize_examples
 from instructscale.train.packing import packing_isolates
+from instructscale.tracking import check_trackers
 
 METADATA = "instructscale.json"
 STEP_LOG = "train_log.jsonl"
@@ -165,7 +166,8 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         logging_steps=cfg.logging_steps, logging_nan_inf_filter=False,  # the filter would hide a NaN loss
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        report_to="none", disable_tqdm=True, max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
+        report_to=check_trackers(cfg.report_to) or "none", run_name=Path(cfg.out).name,  # logs in OUT/runs/
+        disable_tqdm=True, max_length=cfg.max_length, packing=packing, packing_strategy="bfd",
         train_sampling_strategy="group_by_length" if group_by_length else "random",
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),  # without it, CPU processes under torchrun do not form a DDP group
@@ -183,6 +185,7 @@ def _build_trainer(cfg, model, tokenizer, rows, packing, group_by_length, grad_a
                          callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main),
                                     TrainProgress(f"train {Path(cfg.out).name}")])
     trainer.remove_callback(PrinterCallback)  # with disable_tqdm it would print every log dict
+    trainer.callback_handler.callbacks.insert(0, TokenRate())  # first, so the trackers log its rate too
     return trainer
 
 
