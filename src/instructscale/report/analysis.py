@@ -12,6 +12,7 @@ import numpy as np
 from instructscale.report.config import VerdictThresholds
 from instructscale.report.load import RunData
 from instructscale.report.stats import Boot, CategoryResult, bootstrap_items, summarize
+from instructscale.report.variance import has_replicates, replicated_boot, seed_cells
 
 MACRO, MICRO = "macro", "micro"
 
@@ -50,14 +51,18 @@ def score_matrix(run: RunData, category: str, judge: str | None = None) -> tuple
 
 
 def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds) -> Analysis:
-    labels = [s.label for s in run.scales]
-    sizes = [s.size for s in run.scales]
+    cells = seed_cells(run.scales)  # one per scale; repeated trainings (seeds) of a scale share one
+    labels = [c.label for c in cells]
+    sizes = [c.size for c in cells]
     rows, boots, unscored_all, n_items = [], [], np.zeros(len(labels), int), 0
     for category in run.categories:
         m, unscored = score_matrix(run, category)
         # a per-category stream: adding a category does not change the others' intervals
         rng = np.random.default_rng([seed, zlib.crc32(category.encode())])
-        boot = bootstrap_items(m, samples, rng)
+        if has_replicates(cells):
+            unscored, boot = replicated_boot(run, category, cells, samples, rng)
+        else:
+            boot = bootstrap_items(m, samples, rng)
         rows.append(summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means,
                               boot.counts, thresholds))
         boots.append(boot)
