@@ -30,6 +30,7 @@ class RunData:
     scores: dict[str, dict[tuple[str, str], ItemScore]]  # judge -> (model, item_id) -> score
     manifest: SubsetsManifest | None = None
     unknown_models: list[str] = field(default_factory=list)  # in judgements but not a scale
+    judgements: dict[str, list[Judgement]] = field(default_factory=dict)  # judge -> records (per sample, repeat)
 
     @property
     def name(self) -> str:
@@ -65,7 +66,7 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
             if r.model in models:
                 responses[(r.model, r.item_id)].append(r)
 
-    scores, unknown = {}, set()
+    scores, unknown, raw = {}, set(), {}
     for name, rel in index.judgements.items():
         judgements = []
         for j in _judge_records(index.resolve(rel), name):
@@ -76,9 +77,10 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
                 continue
             judgements.append(j.model_copy(update={"category": items[j.item_id].category}))
         scores[name] = {(s.model, s.item_id): s for s in item_scores(judgements)}
+        raw[name] = judgements
     manifest = load_manifest(index.resolve(index.subsets_manifest)) if index.subsets_manifest else None
     return RunData(index=index, judge=judge, items=items, scales=scales, responses=dict(responses),
-                   scores=scores, manifest=manifest, unknown_models=sorted(unknown))
+                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw)
 
 
 def _judge_records(path: Path, name: str) -> list[Judgement]:

@@ -8,12 +8,16 @@ stage configs are built (and so validated) before any work starts.
 
 from __future__ import annotations
 
+import difflib
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError
 
 
@@ -100,12 +104,7 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
     """Read and validate a study file; `overrides` are `dotted.key=yaml_value` strings
     (e.g. `train.max_steps=5`) applied on top, as from `--set`."""
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    raw = read_yaml(p)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     for item in overrides:
@@ -127,20 +126,106 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             node = node.setdefault(name, {})
         else:
             raise ConfigError(f"--set {key}: '{name}' is not a section or a list index")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value is not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if isinstance(node, list) and leaf.isdigit() and int(leaf) < len(node):
-        node[int(leaf)] = yaml.safe_load(value)
+        node[int(leaf)] = parsed
     elif isinstance(node, dict):
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = parsed
     else:
         raise ConfigError(f"--set {key}: '{leaf}' cannot be set here")
 
 
 def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):
-    """Build a pydantic model, turning the first validation error into a ConfigError that
-    names the file and the dotted field path."""
+    """Build a pydantic model, turning the first validation error into a one-line ConfigError
+    that names the file and the dotted key; an unknown key gets the closest valid one."""
     try:
         return cls.model_validate(data)
+    except ConfigError as exc:  # raised by a model's own cross-field check
+        raise ConfigError(f"{source}: {prefix or '(top level)'}: {exc}") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in (*([prefix] if prefix else []), *err["loc"]))
-        raise ConfigError(f"{source}: {loc or '(top level)'}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key" + did_you_mean(str(err["loc"][-1]), _keys_at(cls, err["loc"][:-1]))
+        elif err["type"] == "missing":
+            msg = "missing required key"
+        raise ConfigError(f"{source}: {loc or '(top level)'}: {msg}") from None
+
+
+def did_you_mean(key: str, valid: Iterable[str], noun: str = "valid keys") -> str:
+    """`; did you mean 'x'?` for the closest valid key, or the valid keys when none is close."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f" ({noun}: {', '.join(valid)})" if valid else ""
+
+
+def _keys_at(cls: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model found by following `loc` (field names, list indexes) from `cls`."""
+    node: Any = cls
+    for part in loc:
+        node = _model_in(node.model_fields[part].annotation) if isinstance(part, str) and \
+            _is_model(node) and part in node.model_fields else node
+        if not _is_model(node):
+            return []
+    return list(node.model_fields) if _is_model(node) else []
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as `X | None` or `list[X]`, else None."""
+    if _is_model(annotation):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def check_cross_stage(cfg: StudyConfig, configs: dict[str, Any], source: str, arms: list | None = None) -> None:
+    """Settings of one stage that another stage depends on, checked before any work: each
+    of these would otherwise fail hours later, after generation or training. `configs` are
+    the built stage configs (`train`: one config, or one per arm name); `arms`: objects with
+    `name`, `subsets` and `base_model` (None: the study's own sections)."""
+    names = [j.name for j in cfg.judges]
+    primary = configs["report"].primary_judge
+    if primary is not None and primary not in names:
+        raise ConfigError(f"{source}: report.primary_judge: no judge named '{primary}'"
+                          + did_you_mean(primary, names, "judges"))
+    trains = configs["train"] if isinstance(configs["train"], dict) else {None: configs["train"]}
+    for arm in arms or [None]:
+        where = f" (arm '{arm.name}')" if arm is not None and len(arms) > 1 else ""
+        subsets = arm.subsets if arm is not None else cfg.subsets
+        base = arm.base_model if arm is not None else cfg.base_model
+        train = trains.get(arm.name if arm is not None else None) or next(iter(trains.values()))
+        generate = configs.get("generate")
+        counts = [int(s) for s in subsets.sizes if s >= 1]
+        if generate is not None and counts and max(counts) > generate.target:
+            raise ConfigError(f"{source}: subsets.sizes{where}: {max(counts)} is more than data.generate.target "
+                              f"({generate.target}), the most examples the pool will hold")
+        if base.tiny is not None:
+            _check_tiny(cfg, base.tiny, train.max_length, configs["respond"], source, where)
+
+
+def _check_tiny(cfg: StudyConfig, tiny_values: dict[str, Any], max_length: int, respond, source: str,
+                where: str) -> None:
+    from instructscale.models.tiny import TinyModelConfig
+
+    tiny = validated(TinyModelConfig, {"seed": cfg.seed, **tiny_values}, source=source, prefix="base_model.tiny")
+    if max_length > tiny.max_positions:
+        raise ConfigError(f"{source}: train.max_length ({max_length}) is more than base_model.tiny.max_positions "
+                          f"({tiny.max_positions}){where}: training rows would not fit the model; lower one or "
+                          f"raise the other")
+    new_tokens = respond.generation().max_new_tokens
+    if new_tokens >= tiny.max_positions:
+        raise ConfigError(f"{source}: respond.max_new_tokens ({new_tokens}) leaves no room for a question in "
+                          f"base_model.tiny.max_positions ({tiny.max_positions}){where}")
