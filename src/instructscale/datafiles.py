@@ -33,11 +33,13 @@ def iter_rows(path: str | Path, *, split: str = "train") -> Iterator[tuple[int, 
     """Yield (line or row number, raw dict) from any supported source. Numbers start at 1."""
     p = Path(path)
     if not p.exists():
-        if _looks_like_hub_id(str(path)):
+        if _looks_like_hub_id(str(path)) and not _hub_offline():
             yield from _iter_hf(str(path), split=split, from_hub=True)
             return
         raise InputError("file not found", path=path)
     if p.is_dir():
+        if not _is_saved_dataset(p):
+            raise InputError("is a folder, not a data file or a dataset saved with save_to_disk", path=p)
         yield from _iter_hf(str(p), split=split, from_hub=False)
         return
     if p.stat().st_size == 0:
@@ -74,23 +76,87 @@ def validate_row(cls: type[T], row: dict[str, Any], *, path=None, line=None) -> 
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or None
         msg = "missing required field" if err["type"] == "missing" else err["msg"]
+        if not isinstance(row, dict):
+            msg = f"expected a JSON object of a {cls.__name__} record"
         raise InputError(msg, path=path, line=line, field=field) from None
 
 
 def _looks_like_hub_id(s: str) -> bool:
+    """`owner/name`, and not a mistyped local path: no ./ ../ / start, no file extension,
+    and no existing local folder as its first part (`data/evalx` is a typo, not a repo)."""
     parts = s.split("/")
-    return len(parts) == 2 and all(parts) and not s.startswith((".", "/")) and "." not in parts[1][-6:]
+    return (len(parts) == 2 and all(parts) and not s.startswith((".", "/", "~"))
+            and "." not in parts[1][-6:] and not Path(parts[0]).exists())
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
+        os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _is_saved_dataset(p: Path) -> bool:
+    return any((p / name).exists() for name in ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+def decode_utf8(data: bytes, path: str | Path, *, first_line: int = 1) -> str:
+    """`data` as text; bytes that are not UTF-8 are an InputError naming the line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        raise InputError("not valid UTF-8", path=path, line=line) from None
+
+
+def read_text(path: str | Path) -> str:
+    """A whole user file as text (a BOM is dropped); a missing file, a folder or bytes that
+    are not UTF-8 are one-line InputErrors."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=p) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, expected a file", path=p) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=p) from None
+    return decode_utf8(data, p).removeprefix("\ufeff")
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a syntax error names the file and its line (not `<unicode string>`)."""
+    import yaml
+
+    text = read_text(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"not valid YAML: {what}", path=path, line=mark.line + 1 if mark else None) from None
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    return f"broken JSON: {exc.msg} (column {exc.colno})"
+
+
+def _utf8_lines(f, p: Path) -> Iterator[str]:
+    """Decoded lines of a file opened in binary mode; the first line's BOM is dropped."""
+    for n, raw in enumerate(f, start=1):
+        line = decode_utf8(raw, p, first_line=n)
+        yield line.removeprefix("\ufeff") if n == 1 else line
 
 
 def _iter_jsonl(p: Path) -> Iterator[tuple[int, dict]]:
-    with p.open("r", encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, start=1):
+    with p.open("rb") as f:
+        for n, line in enumerate(_utf8_lines(f, p), start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line.rstrip("\r\n"))  # so an unfinished line reports its end, not column 1
             except json.JSONDecodeError as exc:
-                raise InputError(f"broken JSON: {exc.msg} at column {exc.colno}", path=p, line=n) from None
+                raise InputError(_json_error(exc), path=p, line=n) from None
+            except RecursionError:
+                raise InputError("JSON nested too deeply", path=p, line=n) from None
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=p, line=n)
             yield n, obj
@@ -98,9 +164,11 @@ def _iter_jsonl(p: Path) -> Iterator[tuple[int, dict]]:
 
 def _iter_json_array(p: Path) -> Iterator[tuple[int, dict]]:
     try:
-        data = json.loads(p.read_text(encoding="utf-8-sig"))
+        data = json.loads(read_text(p))
     except json.JSONDecodeError as exc:
-        raise InputError(f"broken JSON: {exc.msg} at column {exc.colno}", path=p, line=exc.lineno) from None
+        raise InputError(_json_error(exc), path=p, line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", path=p) from None
     if isinstance(data, dict):  # {"data": [...]} or {"rows": [...]}
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -115,15 +183,18 @@ def _iter_json_array(p: Path) -> Iterator[tuple[int, dict]]:
 
 
 def _iter_csv(p: Path) -> Iterator[tuple[int, dict]]:
-    with p.open("r", encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames:
-            raise InputError("CSV has no header row", path=p, line=1)
-        for row in reader:
-            if None in row:
-                raise InputError("row has more cells than the header", path=p, line=reader.line_num)
-            # CSV has no types: strings stay strings, an empty cell means the field is absent
-            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+    with p.open("rb") as f:
+        reader = csv.DictReader(_utf8_lines(f, p))
+        try:
+            if not reader.fieldnames:
+                raise InputError("CSV has no header row", path=p, line=1)
+            for row in reader:
+                if None in row:
+                    raise InputError("row has more cells than the header", path=p, line=reader.line_num)
+                # CSV has no types: strings stay strings, an empty cell means the field is absent
+                yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+        except csv.Error as exc:
+            raise InputError(f"broken CSV: {exc}", path=p, line=reader.line_num) from None
 
 
 def _iter_parquet(p: Path) -> Iterator[tuple[int, dict]]:
@@ -141,13 +212,14 @@ def _iter_hf(source: str, *, split: str, from_hub: bool) -> Iterator[tuple[int, 
     import datasets
 
     try:
-        if not from_hub and (Path(source, "dataset_info.json").exists() or Path(source, "state.json").exists()
-                             or Path(source, "dataset_dict.json").exists()):
+        if not from_hub:
             ds = datasets.load_from_disk(source)
         else:
             ds = datasets.load_dataset(source, split=split)
     except Exception as exc:
-        raise InputError(f"cannot load dataset: {exc}", path=source) from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (not found locally; the Hub could not be asked or has no such dataset)" if from_hub else ""
+        raise InputError(f"cannot load dataset{hint}: {reason}", path=source) from None
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds:
             raise InputError(f"split '{split}' not found (have: {', '.join(ds)})", path=source)
@@ -201,14 +273,18 @@ def atomic_write(path: str | Path, body) -> None:
         raise
 
 
-def read_jsonl_resumable(path: str | Path) -> tuple[list[dict], int]:
+def read_jsonl_resumable(path: str | Path, *, numbered: bool = False) -> tuple[list, int]:
     """Read an append-only output file. Returns (rows, torn) where torn is 1 if a
-    partially written last line (from a crash) was found and ignored. A broken line
-    anywhere else is real corruption and an error."""
+    partially written last line (from a crash, possibly cut inside a multi-byte character)
+    was found and ignored. A broken line anywhere else is real corruption and an error.
+    With `numbered`, rows are (line number, row) pairs."""
     p = Path(path)
     if not p.exists():
         return [], 0
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise InputError("is a folder, expected a JSON Lines file", path=p) from None
     lines = data.split(b"\n")
     tail = lines.pop()  # bytes after the last newline: empty unless the last write was torn
     rows = []
@@ -216,16 +292,17 @@ def read_jsonl_resumable(path: str | Path) -> tuple[list[dict], int]:
         if not raw.strip():
             continue
         try:
-            rows.append(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"broken JSON in output file: {exc}", path=p, line=n) from None
+            rows.append((n, json.loads(decode_utf8(raw, p, first_line=n))))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"broken JSON in output file: {getattr(exc, 'msg', 'nested too deeply')}",
+                             path=p, line=n) from None
     torn = 0
     if tail.strip():
         try:
-            rows.append(json.loads(tail))  # complete record, only its newline was lost
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            rows.append((len(lines) + 1, json.loads(tail.decode("utf-8"))))  # only its newline was lost
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             torn = 1
-    return rows, torn
+    return (rows if numbered else [row for _, row in rows]), torn
 
 
 def file_sha256(path: str | Path) -> str:
@@ -242,13 +319,10 @@ def final_records(path: str | Path, cls: type[T], key, is_final, *, rewrite: boo
     those `is_final(record)` (failures are redone). With `rewrite`, the file is rewritten
     atomically when it held failures, duplicates or a torn last line, so reruns converge to
     exactly one record per key. Returns (kept records, torn lines dropped)."""
-    rows, torn = read_jsonl_resumable(path)
+    rows, torn = read_jsonl_resumable(path, numbered=True)
     keep, seen = [], set()
-    for n, row in enumerate(rows, start=1):
-        try:
-            record = cls.model_validate(row)
-        except ValidationError as exc:
-            raise InputError(f"not a {cls.__name__} record: {exc}", path=path, line=n) from None
+    for n, row in rows:
+        record = validate_row(cls, row, path=path, line=n)
         k = key(record)
         if k in seen or not is_final(record):
             continue
@@ -299,7 +373,7 @@ def _repair_tail(p: Path) -> int:
         cut = data.rfind(b"\n") + 1
         tail = data[cut:]
         try:
-            json.loads(tail)
+            json.loads(tail.decode("utf-8"))
             f.write(b"\n")  # a whole record that only lost its newline: keep it
             return 0
         except (json.JSONDecodeError, UnicodeDecodeError):

@@ -44,3 +44,32 @@ def require_extra(module: str, extra: str, feature: str):
             f"{feature} needs the optional '{extra}' extra: pip install 'instructscale[{extra}]' "
             f"(import of '{module}' failed: {exc})"
         ) from exc
+
+
+def validation_message(exc, prefix: str = "") -> str:
+    """One line for a pydantic ValidationError: the first error's dotted key and message
+    (pydantic's own text spans several lines and repeats the input)."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in (*([prefix] if prefix else []), *err["loc"]))
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+_OS_REASONS = {
+    IsADirectoryError: "is a folder, expected a file",
+    NotADirectoryError: "a part of this path is a file, not a folder",
+    FileExistsError: "already exists and is not a folder (or a part of the path is a file)",
+    PermissionError: "permission denied",
+    FileNotFoundError: "no such file or folder",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a file-system error, naming the path it is about."""
+    reason = next((text for kind, text in _OS_REASONS.items() if isinstance(exc, kind)), None)
+    reason = reason or (exc.strerror or str(exc)).lower()
+    where = exc.filename if exc.filename is not None else None
+    if exc.filename2 is not None:
+        where = f"{exc.filename} -> {exc.filename2}"
+    return f"{where}: {reason}" if where is not None else reason

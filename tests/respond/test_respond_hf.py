@@ -138,7 +138,7 @@ def test_config_presets_and_overrides(tmp_path):
                                              "repetition_penalty": 1.2, "max_new_tokens": 128}
     greedy = RespondConfig(eval="e", out="o", preset="greedy", max_new_tokens=5).generation()
     assert not greedy.do_sample and greedy.max_new_tokens == 5
-    with pytest.raises(ConfigError, match="unknown generation preset"):
+    with pytest.raises(ValueError, match="unknown generation preset"):
         RespondConfig(eval="e", out="o", preset="nope")
     with pytest.raises(ConfigError, match="no models"):
         run_respond(cfg)

@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from instructscale import __version__
-from instructscale.errors import InstructscaleError
+from instructscale.errors import InstructscaleError, os_error_message, validation_message
 from instructscale.redact import redact
 
 
@@ -28,11 +28,21 @@ class UserError(ClickException):
 
 
 class _Group(TyperGroup):
+    """Errors a user can act on become one line and exit code 2: our own errors, settings
+    pydantic rejects, and file-system errors (a folder given as a file, a parent that is a
+    file, no permission), which name the path."""
+
     def invoke(self, ctx):
+        from pydantic import ValidationError
+
         try:
             return super().invoke(ctx)
         except InstructscaleError as exc:
             raise UserError(redact(str(exc))) from None
+        except ValidationError as exc:
+            raise UserError(redact(validation_message(exc))) from None
+        except OSError as exc:
+            raise UserError(redact(os_error_message(exc))) from None
 
 
 app = typer.Typer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from instructscale.errors import ConfigError
 from instructscale.llm import ClientConfig
@@ -16,6 +16,8 @@ DEFAULT_GENERATE_PARAMS = {"temperature": 1.0, "top_p": 1.0, "max_tokens": 3072}
 
 
 class GenerateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     out: Path = Field(..., description="Generated examples (JSON Lines of InstructionExample), appended; a rerun continues")
     target: int = Field(..., ge=1, description="Number of kept examples to reach (counting those already in --out)")
     client: ClientConfig = Field(..., description="Teacher API settings (model, base URL, concurrency, rate limits)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from instructscale.errors import ConfigError
 from instructscale.judge.summary import CategoryStats
@@ -15,6 +15,8 @@ DEFAULT_JUDGE_PARAMS = {"temperature": 1.0, "max_tokens": 512}  # 1.0: the API d
 
 
 class JudgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     eval: Path = Field(..., description="Evaluation set (EvalItem records)")
     responses: list[Path] = Field(..., min_length=1, description="Response files (Response records)")
     out: Path = Field(..., description="Judgements, JSON Lines, appended and resumable")

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "eos_token": "</s>", "bos_token": "<s>", "unk_token": "<unk>"}
 
 
 class TinyModelConfig(BaseModel):
     """Size of a tiny model; defaults give roughly a 1M-parameter model."""
+
+    model_config = ConfigDict(extra="forbid")
 
     arch: Literal["gpt2", "bloom", "llama"] = "gpt2"
     vocab_size: int = 2000

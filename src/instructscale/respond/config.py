@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from instructscale.errors import ConfigError
 from instructscale.llm import ClientConfig
@@ -67,10 +67,15 @@ class RespondConfig(BaseModel):
         "auto", description="auto: bfloat16 (or float16) on a GPU, float32 on CPU")
     seed: int = Field(0, description="Sampling seed; the same seed and inputs give the same answers")
 
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, preset: str) -> str:
+        if preset not in presets():
+            raise ValueError(f"unknown generation preset '{preset}' (have: {', '.join(presets())})")
+        return preset
+
     @model_validator(mode="after")
     def _check(self):
-        if self.preset not in presets():
-            raise ConfigError(f"unknown generation preset '{self.preset}' (have: {', '.join(presets())})")
         if self.backend == "openai" and self.client is None and self.models:
             raise ConfigError("the openai backend needs client settings (base URL; the model names come from --model)")
         names = [m.name for m in self.models]

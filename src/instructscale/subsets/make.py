@@ -1,25 +1,32 @@
-"""`make_subsets`: read the pool, drop evaluation overlaps, order it once, write prefixes."""
+"""`make_subsets`: read the pool, drop evaluation overlaps, rank it once (random or a
+selection method, with an optional category mix), write prefixes."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from instructscale.console import console
 from instructscale.datafiles import file_sha256, read_records, write_json, write_jsonl
 from instructscale.errors import ConfigError
 from instructscale.records import InstructionExample
-from instructscale.subsets.manifest import SubsetEntry, SubsetsManifest, human_size
-from instructscale.subsets.order import nested_order, stratified_order
+from instructscale.subsets.manifest import Selection, SubsetEntry, SubsetsManifest, human_size
+from instructscale.subsets.mix import category_shares, check_fill, mixed_order
+from instructscale.subsets.order import stratified_order
+from instructscale.subsets.select import Ranking, SelectConfig, rank_pool
 
 UNCATEGORIZED = "uncategorized"
+SCORES_FILE = "scores.jsonl"
 
 
 class SubsetsConfig(BaseModel):
     """Settings of `instructscale subsets`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     pool: Path
     sizes: list[float]  # counts (>= 1) or fractions of the usable pool (0 < f < 1)
@@ -28,6 +35,7 @@ class SubsetsConfig(BaseModel):
     stratify: bool = False  # keep the pool's category proportions in every subset
     exclude_eval: Path | None = None  # evaluation set whose near-duplicates are removed from the pool
     overlap_threshold: float = 0.8
+    select: SelectConfig = Field(default_factory=SelectConfig)  # ranking method and category mix
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -41,20 +49,25 @@ class SubsetsConfig(BaseModel):
 
 def make_subsets(cfg: SubsetsConfig) -> SubsetsManifest:
     """Write `subset_<size>.jsonl` files and `manifest.json` into `cfg.out`; returns the manifest."""
-    pool = read_records(cfg.pool, InstructionExample)
-    excluded = 0
-    if cfg.exclude_eval is not None:
-        pool, excluded = _drop_eval_overlaps(pool, cfg.exclude_eval, cfg.overlap_threshold)
-        console.print(f"excluded {excluded} pool examples that overlap {cfg.exclude_eval}")
-    sizes = resolve_sizes(cfg.sizes, len(pool))
+    plan = _plan(cfg)
+    pool, labels, sel = plan.pool, plan.labels, cfg.select
+    ranking = rank_pool(pool, sel, cfg.seed, cfg.out)
+    if plan.shares is not None:
+        order = mixed_order(ranking.order, labels, plan.shares, plan.sizes[-1])
+    elif sel.method == "random" and cfg.stratify:
+        order = stratified_order(labels, cfg.seed)
+    else:
+        order = ranking.order
 
-    labels = [ex.category or UNCATEGORIZED for ex in pool]
-    order = stratified_order(labels, cfg.seed) if cfg.stratify else nested_order(len(pool), cfg.seed)
-
+    selection = Selection(method=sel.method, settings=sel.settings(), summary=ranking.summary,
+                          dropped=list(sel.drop), shares=plan.shares if (sel.mix or sel.drop) else None)
+    if sel.method != "random":
+        _write_scores(cfg.out / SCORES_FILE, pool, labels, ranking)
+        selection.scores_file, selection.scores_sha256 = SCORES_FILE, file_sha256(cfg.out / SCORES_FILE)
     manifest = SubsetsManifest(seed=cfg.seed, stratify=cfg.stratify, pool=str(cfg.pool),
-                               pool_sha256=source_sha256(cfg.pool), pool_size=len(pool), excluded=excluded,
-                               exclude_eval=str(cfg.exclude_eval) if cfg.exclude_eval else None)
-    for size in sizes:
+                               pool_sha256=source_sha256(cfg.pool), pool_size=len(pool), excluded=plan.excluded,
+                               exclude_eval=str(cfg.exclude_eval) if cfg.exclude_eval else None, selection=selection)
+    for size in plan.sizes:
         chosen = [pool[i] for i in order[:size]]  # written in order, so a smaller file is a prefix of a larger
         name = f"subset_{size}.jsonl"
         write_jsonl(cfg.out / name, chosen)
@@ -65,6 +78,66 @@ def make_subsets(cfg: SubsetsConfig) -> SubsetsManifest:
     write_json(cfg.out / "manifest.json", manifest.model_dump(mode="json"))
     manifest.path = cfg.out / "manifest.json"
     return manifest
+
+
+def estimate_subsets(cfg: SubsetsConfig) -> dict:
+    """What `make_subsets` would cost, calling nothing and writing nothing: the pool and the
+    sizes are checked (a mix the pool cannot fill fails here too); for llm-quality, the
+    requests, tokens and cost of rating what the cache does not hold yet."""
+    plan = _plan(cfg)
+    estimate = {"method": cfg.select.method, "pool_size": len(plan.pool), "sizes": plan.sizes,
+                "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    if cfg.select.method == "llm-quality":
+        from instructscale.subsets.quality import estimate_rating, load_rating_prompt
+
+        estimate.update(estimate_rating(plan.pool, cfg.select.client, load_rating_prompt(cfg.select.prompts),
+                                        cfg.select.cache_path(cfg.out)))
+    return estimate
+
+
+@dataclass
+class _Plan:
+    pool: list[InstructionExample]
+    labels: list[str]
+    sizes: list[int]
+    shares: dict[str, float] | None  # None: no mix (the ranking order as it is)
+    excluded: int
+
+
+def _plan(cfg: SubsetsConfig) -> _Plan:
+    """Everything decided before any ranking work: the usable pool (evaluation overlaps
+    and dropped categories removed), the sizes, and the category shares, checked to fit."""
+    pool = read_records(cfg.pool, InstructionExample)
+    excluded = 0
+    if cfg.exclude_eval is not None:
+        pool, excluded = _drop_eval_overlaps(pool, cfg.exclude_eval, cfg.overlap_threshold)
+        console.print(f"excluded {excluded} pool examples that overlap {cfg.exclude_eval}")
+    sel = cfg.select
+    shares = None
+    if sel.mix or sel.drop or (cfg.stratify and sel.method != "random"):
+        shares = category_shares([_label(ex) for ex in pool], sel.mix, sel.drop)
+        pool = [ex for ex in pool if shares[_label(ex)] > 0]  # nothing is ranked that no subset can take
+    labels = [_label(ex) for ex in pool]
+    sizes = resolve_sizes(cfg.sizes, len(pool))
+    if shares is not None:
+        check_fill(labels, shares, sizes[-1])
+    return _Plan(pool, labels, sizes, shares, excluded)
+
+
+def _label(ex: InstructionExample) -> str:
+    return ex.category or UNCATEGORIZED
+
+
+def _write_scores(path: Path, pool: list[InstructionExample], labels: list[str], ranking: Ranking) -> None:
+    """One row per usable pool example, in ranking order: id, category, rank, score (and the
+    rater's reason); a file next to the manifest keeps the manifest small for large pools."""
+    rows = []
+    for rank, i in enumerate(ranking.order, start=1):
+        row = {"id": pool[i].id, "category": labels[i], "rank": rank, "score": ranking.scores[i]}
+        if ranking.reasons is not None:
+            row["reason"] = ranking.reasons[i]
+        rows.append(row)
+    write_jsonl(path, rows)
 
 
 def resolve_sizes(sizes: list[float], available: int) -> list[int]:
