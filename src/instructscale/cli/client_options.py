@@ -1,5 +1,5 @@
 """Options of every command that calls an OpenAI-compatible API, defined once so their
-names, defaults and help read the same everywhere (`generate`, `judge`)."""
+names, defaults and help read the same everywhere (`generate`, `judge`, `respond`)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,7 @@ MAX_ATTEMPTS = typer.Option(5, "--max-attempts", min=1, help="Attempts per reque
 RPM = typer.Option(None, "--rpm", help="Requests-per-minute limit.")
 TPM = typer.Option(None, "--tpm", help="Tokens-per-minute limit (estimated).")
 PRICE_TABLE = typer.Option(None, "--price-table", help="YAML price table (USD per 1M tokens) for cost figures.")
+MAX_FAILED_SHARE = typer.Option(0.1, "--max-failed-share", min=0.0, max=1.0,
+                                help="Exit non-zero when more than this share of API calls failed after all "
+                                "retries (or all of them); failed records are redone by a rerun.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing.")

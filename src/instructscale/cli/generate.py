@@ -33,6 +33,7 @@ def generate(
     rpm: Optional[float] = options.RPM,
     tpm: Optional[float] = options.TPM,
     price_table: Optional[str] = options.PRICE_TABLE,
+    max_failed_share: float = options.MAX_FAILED_SHARE,
     seed: int = typer.Option(0, "--seed", help="Seed of the example sampling."),
     dry_run: bool = options.DRY_RUN,
 ):
@@ -44,12 +45,13 @@ def generate(
     from instructscale.errors import ConfigError
     from instructscale.generate import GenerateConfig, run_generate
     from instructscale.llm import ClientConfig
+    from instructscale.llm.failures import raise_for_failures
 
     if dedup_fields not in ("instruction", "instruction+input"):
         raise ConfigError(f"--dedup-fields must be instruction or instruction+input, not '{dedup_fields}'")
     client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
                           tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
-                          params={"temperature": temperature, "max_tokens": max_tokens})
+                          max_failed_share=max_failed_share, params={"temperature": temperature, "max_tokens": max_tokens})
     s = run_generate(GenerateConfig(
         out=out, target=target, client=client, seeds=seeds, prompt=prompt, num_seed_examples=num_seed_examples,
         num_new_tasks=num_new_tasks, mix_generated=mix_generated, rouge_threshold=rouge_threshold,
@@ -81,6 +83,8 @@ def generate(
     stdout.print(f"{s.kept}/{s.target} examples in {out} ({s.new} new, {s.resumed} resumed); {s.parsed} tasks parsed, "
                  f"{sum(s.filtered.values())} dropped; {s.requests} requests ({s.failed_requests} failed), "
                  f"{tokens} tokens" + (f", ${cost:.4f}" if cost is not None else ""))
+    if not s.reached_target:  # failures that left work undone: the target was not reached
+        raise_for_failures("generate", s.failed_requests, s.api_calls, client.max_failed_share, s.last_api_error)
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,7 @@ def judge(
     rpm: Optional[float] = options.RPM,
     tpm: Optional[float] = options.TPM,
     price_table: Optional[str] = options.PRICE_TABLE,
+    max_failed_share: float = options.MAX_FAILED_SHARE,
     code_timeout: float = typer.Option(10.0, "--code-timeout", help="Time limit in seconds for running code tests (reference scorer)."),
     dry_run: bool = options.DRY_RUN,
 ):
@@ -41,11 +42,13 @@ def judge(
     from instructscale.judge import JudgeConfig, run_judge
     from instructscale.judge.summary import stats_table
     from instructscale.llm import ClientConfig
+    from instructscale.llm.failures import raise_for_failures
 
     if scorer not in ("llm", "reference"):
         raise ConfigError(f"--scorer must be llm or reference, not '{scorer}'")
     client = ClientConfig(base_url=base_url, model=judge_model, api_key_env=api_key_env, concurrency=concurrency,
                           rpm=rpm, tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
+                          max_failed_share=max_failed_share,
                           params={"temperature": temperature, "max_tokens": max_tokens})
     summary = run_judge(JudgeConfig(
         eval=eval_path, responses=responses, out=out, scorer=scorer, client=client if scorer == "llm" else None,
@@ -59,14 +62,18 @@ def judge(
                      f"completion tokens, cost {cost}")
         return
     stdout.print(stats_table(summary.rows, title=f"judge: {summary.judge}"))
+    no_score = summary.unscored - summary.api_failures - summary.response_failures
     line = (f"{summary.judgements} judgements in {out} ({summary.new} new, {summary.resumed} resumed), "
-            f"{summary.unscored} unscored")
+            f"{summary.unscored} unscored: {summary.api_failures} API failures (redone by the next run), "
+            f"{no_score} replies without a valid score, {summary.response_failures} failed responses")
     if summary.scorer == "llm":
         cost = summary.usage.get("cost_usd")
         line += (f"; {summary.requests} requests, {summary.cache_hits} cache hits, "
                  f"{summary.usage.get('prompt_tokens', 0)}+{summary.usage.get('completion_tokens', 0)} tokens"
                  + (f", ${cost:.4f}" if cost is not None else ""))
     stdout.print(line)
+    raise_for_failures("judge", summary.api_failures, summary.api_calls, client.max_failed_share,
+                       summary.last_api_error)
 
 
 def register(app: typer.Typer) -> None:

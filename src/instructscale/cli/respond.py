@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from instructscale.cli import client_options as options
+
 
 def respond(
     models: list[str] = typer.Option(..., "--model", help="Model folder, adapter folder or Hub id (openai: the served "
@@ -35,6 +37,7 @@ def respond(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight (openai backend)."),
     timeout: float = typer.Option(120.0, "--timeout", help="Per-request timeout in seconds (openai backend)."),
     max_attempts: int = typer.Option(5, "--max-attempts", min=1, help="Attempts per request (openai backend)."),
+    max_failed_share: float = options.MAX_FAILED_SHARE,
 ):
     """Let every model answer every evaluation question (local transformers, vLLM, or an API server)."""
     from pydantic import ValidationError
@@ -42,12 +45,14 @@ def respond(
     from instructscale.console import stdout
     from instructscale.errors import ConfigError
     from instructscale.llm import ClientConfig
+    from instructscale.llm.failures import raise_for_failures
     from instructscale.respond import RespondConfig, run_respond
 
     client = None
     if backend == "openai":
         client = ClientConfig(base_url=base_url, model="set-per-model", api_key_env=api_key_env,
-                              concurrency=concurrency, timeout_s=timeout, max_attempts=max_attempts)
+                              concurrency=concurrency, timeout_s=timeout, max_attempts=max_attempts,
+                              max_failed_share=max_failed_share)
     try:
         cfg = RespondConfig(
             models=[_model_spec(m) for m in models], eval=eval_path, out=out, backend=backend, preset=preset,
@@ -63,6 +68,8 @@ def respond(
                      "length limit)")
     stdout.print(f"{summary.new} new, {summary.resumed} resumed, {summary.errors} failed in {out} "
                  f"({summary.seconds:.1f}s)")
+    if client is not None:
+        raise_for_failures("respond", summary.errors, summary.new, client.max_failed_share, summary.last_error)
 
 
 def _model_spec(arg: str):

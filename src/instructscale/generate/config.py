@@ -70,7 +70,10 @@ class GenerateSummary(BaseModel):
     resumed: int = 0  # already in the output file at the start
     torn: int = 0  # torn last line dropped at the start (a crash mid-write)
     requests: int = 0  # generation + tagging requests, retries included
-    failed_requests: int = 0
+    failed_requests: int = 0  # generation requests failed after all retries (they leave no record)
+    api_calls: int = 0  # generation requests whose reply this run used
+    last_api_error: str | None = None
+    incomplete: str | None = None  # failures left the target unreached: the next run goes on
     parsed: int = 0  # task blocks parsed from replies
     filtered: dict[str, int] = {}  # reason -> count (parse errors and filters)
     categories: dict[str, int] = {}  # category -> kept examples in the output file

@@ -5,7 +5,9 @@ near-duplicates → keep many generation requests in flight; each reply is parse
 task filtered and checked against the index, and each kept task is indexed at once and
 appended to the output → stop at the target (or the request cap) → summarize the file.
 A restart (also after kill -9) reloads the kept tasks, rebuilds the index and continues:
-records are only ever appended whole, so nothing is lost or written twice.
+records are only ever appended whole, so nothing is lost or written twice. A failed
+request leaves no record: the target is simply not reached yet, and the next run goes on
+from the kept tasks. The output file is locked for the run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from instructscale.generate.prompt import GenerationPrompt, load_prompt
 from instructscale.generate.seeds import load_seed_tasks
 from instructscale.generate.tagging import fallback_category, parse_category, tag_by_rules
 from instructscale.llm import ChatClient, estimate_cost, estimate_tokens
+from instructscale.locks import exclusive
 from instructscale.records import InstructionExample
 
 SOURCE = "self-instruct"
@@ -35,6 +38,13 @@ LABEL_TOKENS = 12  # per generated task: the three `N. 指令:` labels and the s
 
 
 def run_generate(cfg: GenerateConfig) -> GenerateSummary:
+    if cfg.dry_run:
+        return _run(cfg)
+    with exclusive(cfg.out, "the generated pool"):
+        return _run(cfg)
+
+
+def _run(cfg: GenerateConfig) -> GenerateSummary:
     seeds = [InstructionExample(instruction=s.instruction, input=s.input, output=s.output, category=s.category,
                                 source="seed") for s in load_seed_tasks(cfg.seeds)]
     prompt = load_prompt(cfg.prompt)
@@ -56,6 +66,9 @@ def run_generate(cfg: GenerateConfig) -> GenerateSummary:
     summary.kept = len(final)
     summary.reached_target = summary.kept >= cfg.target
     summary.categories = dict(Counter(ex.category or "untagged" for ex in final).most_common())
+    if summary.failed_requests and not summary.reached_target:
+        summary.incomplete = (f"{summary.kept}/{cfg.target} examples after {summary.failed_requests} failed "
+                              "requests; the next run goes on from the kept ones")
     return summary
 
 
@@ -122,8 +135,10 @@ class Generator:
                 self.turn.notify_all()
 
     async def use(self, result, start: int) -> None:
+        self.summary.api_calls += 1
         if not result.ok:
             self.summary.failed_requests += 1
+            self.summary.last_api_error = result.error
         else:
             parsed = parse_tasks(result.text, start, truncated=result.finish_reason == "length")
             self.filtered.update(parsed.errors)

@@ -56,7 +56,12 @@ class JudgeSummary(BaseModel):
     judgements: int = 0  # in the output file for this judge, after the run
     new: int = 0  # written by this run
     resumed: int = 0  # already in the output file, skipped
-    unscored: int = 0
+    unscored: int = 0  # judgements without a score, all reasons (the three below and replies without a score)
+    api_failures: int = 0  # calls failed after all retries: redone by the next run
+    response_failures: int = 0  # the response itself failed: redone once it is
+    last_api_error: str | None = None
+    api_calls: int = 0  # judgements of this run that asked the judge (cached replies included)
+    incomplete: str | None = None  # why the next run has work left, None when all keys are final
     requests: int = 0  # HTTP attempts, retries and re-asks included
     cache_hits: int = 0
     unknown_items: int = 0  # responses whose item is not in the evaluation set (not judged)

@@ -4,7 +4,9 @@ Story: load items and responses → drop keys already final in the output file �
 the rest (LLM with cache, re-asks and bounded concurrency, or reference metrics) →
 append each judgement as soon as it is done → summarize the whole output file.
 A judgement whose API call failed is written (never silently dropped) but is not final:
-the next run removes it and tries again, so the file ends with one record per key.
+the next run removes it and tries again, so the file ends with one record per key. The
+same holds for a judgement of a failed response: once the response is redone, so is it.
+The output file is locked for the run: a second process on it fails at once.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
 from instructscale.judge.summary import category_stats
 from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_cost, estimate_tokens
+from instructscale.locks import exclusive
 from instructscale.evalset import read_eval_items
 from instructscale.records import EvalItem, Judgement, Response
 
 API_ERROR = "api: "  # prefix of retryable failures
+RESPONSE_FAILED = "response failed: "  # the answer itself failed: redone once the response is
 REPLY_SEP = "\n\n[re-ask]\n\n"
 ASSUMED_REPLY_TOKENS = 100  # dry-run guess for a judge reply: a short comment and the score
 
@@ -37,6 +41,13 @@ class Job:
 
 
 def run_judge(cfg: JudgeConfig) -> JudgeSummary:
+    if cfg.dry_run:
+        return _run(cfg)
+    with exclusive(cfg.out, "the judgement file"):
+        return _run(cfg)
+
+
+def _run(cfg: JudgeConfig) -> JudgeSummary:
     items = {i.id: i for i in read_eval_items(cfg.eval)}
     responses, unknown = _load_responses(cfg, items)
     if unknown:
@@ -75,7 +86,25 @@ def run_judge(cfg: JudgeConfig) -> JudgeSummary:
     summary.rows = category_stats(final)
     summary.judgements = len(final)
     summary.unscored = sum(r.unscored for r in summary.rows)
+    _count_failures(summary, final)
     return summary
+
+
+def _count_failures(summary: JudgeSummary, judgements: list[Judgement]) -> None:
+    """API failures and failed responses apart from replies without a score: only the
+    first two are redone, and they make a study unit `partial`."""
+    api = [j.error for j in judgements if is_api_failure(j)]
+    summary.api_failures = len(api)
+    summary.last_api_error = api[-1] if api else None
+    summary.response_failures = sum((j.error or "").startswith(RESPONSE_FAILED) for j in judgements)
+    summary.api_calls = summary.new - summary.response_failures
+    if summary.api_failures or summary.response_failures:
+        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses; "
+                              "the next run redoes them")
+
+
+def is_api_failure(j: Judgement) -> bool:
+    return (j.error or "").startswith(API_ERROR)
 
 
 def _key(judge: str, model: str, item_id: str, sample: int, repeat: int) -> tuple:
@@ -83,14 +112,18 @@ def _key(judge: str, model: str, item_id: str, sample: int, repeat: int) -> tupl
 
 
 def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[Response], int]:
-    seen, out, unknown = set(), [], 0
+    """One response per (model, item, sample): the first without an error, else the first
+    (a response file may still hold a failed try next to its redone answer)."""
+    chosen: dict[tuple, Response] = {}
+    unknown = 0
     for path in cfg.responses:
         for r in read_records(path, Response):
+            key = (r.model, r.item_id, r.sample)
             if r.item_id not in items:
                 unknown += 1
-            elif (r.model, r.item_id, r.sample) not in seen:
-                seen.add((r.model, r.item_id, r.sample))
-                out.append(r)
+            elif key not in chosen or (chosen[key].error and not r.error):
+                chosen[key] = r
+    out = list(chosen.values())
     if not out:
         raise InputError("no responses match items of the evaluation set", path=cfg.responses[0])
     return out, unknown
@@ -101,7 +134,8 @@ def _final_judgements(cfg: JudgeConfig, judge: str) -> list[Judgement]:
     if cfg.dry_run and not cfg.out.exists():
         return []
     keep, _ = final_records(cfg.out, Judgement, _record_key,
-                            lambda j: not (j.error or "").startswith(API_ERROR), rewrite=not cfg.dry_run)
+                            lambda j: not (is_api_failure(j) or (j.error or "").startswith(RESPONSE_FAILED)),
+                            rewrite=not cfg.dry_run)
     return [j for j in keep if j.judge == judge]
 
 
@@ -117,7 +151,7 @@ def _base(job: Job, judge: str) -> dict:
 
 def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
     if job.response.error:
-        return Judgement(**_base(job, "reference"), error=f"response failed: {job.response.error}")
+        return Judgement(**_base(job, "reference"), error=RESPONSE_FAILED + job.response.error)
     score, error = score_reference(job.item, job.response.response, opts)
     return Judgement(**_base(job, "reference"), score=score, error=error)
 
@@ -146,7 +180,7 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
     """Ask; if the reply has no valid score, re-ask with a format reminder (bounded)."""
     base = _base(job, cfg.judge_name)
     if job.response.error:
-        return Judgement(**base, error=f"response failed: {job.response.error}")
+        return Judgement(**base, error=RESPONSE_FAILED + job.response.error)
     messages = prompt_set.messages(job.item, job.response.response)
     overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
     replies: list[str] = []

@@ -108,6 +108,8 @@ class RespondSummary(BaseModel):
     new: int = 0  # written by this run
     resumed: int = 0  # already in the output file, skipped
     errors: int = 0  # written by this run with an error (retried on the next run)
+    last_error: str | None = None
+    incomplete: str | None = None  # why the next run has work left, None when all keys are final
     torn: int = 0  # torn last line found (and dropped) from a killed run
     seconds: float = 0.0
     usage: dict = {}  # openai backend, per model name: requests, tokens, cost

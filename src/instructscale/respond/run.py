@@ -5,6 +5,7 @@ for each model, load it once and answer its pending jobs, appending each Respons
 as it exists → count what the file now holds. One progress bar covers all models.
 A response whose generation failed is written (never silently dropped) but is not final:
 the next run removes it and tries again, so the file converges to one record per key.
+The output file is locked for the run: a second process on it fails at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from instructscale.console import console, progress
 from instructscale.datafiles import JsonlAppender, final_records
 from instructscale.errors import ConfigError, InputError
 from instructscale.evalset import read_eval_items
+from instructscale.locks import exclusive
 from instructscale.records import Response
 from instructscale.respond.backend import Answer, Job, open_backend
 from instructscale.respond.config import ModelCounts, RespondConfig, RespondSummary
@@ -23,6 +25,11 @@ from instructscale.respond.config import ModelCounts, RespondConfig, RespondSumm
 def run_respond(cfg: RespondConfig) -> RespondSummary:
     if not cfg.models:
         raise ConfigError("no models to ask: give at least one --model")
+    with exclusive(cfg.out, "the response file"):
+        return _run(cfg)
+
+
+def _run(cfg: RespondConfig) -> RespondSummary:
     started = time.monotonic()
     items = read_eval_items(cfg.eval)
     if len({i.id for i in items}) != len(items):
@@ -58,6 +65,8 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
                 counts[name].errors += out.error is not None
                 if out.error is None:
                     _count_final(counts[name], out.truncated)
+                else:
+                    summary.last_error = out.error
                 summary.new += 1
                 summary.errors += out.error is not None
                 bar.advance(task)
@@ -71,6 +80,7 @@ def run_respond(cfg: RespondConfig) -> RespondSummary:
 
     summary.models = list(counts.values())
     if summary.errors:
+        summary.incomplete = f"{summary.errors} responses failed; the next run redoes them"
         console.print(f"[yellow]{summary.errors} responses failed; rerun the same command to retry them")
     summary.seconds = round(time.monotonic() - started, 3)
     return summary

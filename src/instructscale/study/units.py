@@ -6,6 +6,11 @@ fingerprints of the units it reads from. A unit whose manifest says `done` with 
 same fingerprint is skipped; a changed fingerprint re-runs that unit and, through the
 chain, everything downstream of it, and nothing else. Secrets never enter a
 fingerprint or a manifest (configs carry env-var names, not keys).
+
+A unit whose summary names work left `incomplete` (API calls that failed after all
+retries) is `partial`, never `done`: units reading from it wait, the study run ends with
+an error naming it, and the next run runs it again, which redoes only the failed records
+(each stage resumes from its own output file).
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from typing import Any
 
 from instructscale import __version__
 from instructscale.datafiles import write_json
+from instructscale.errors import InstructscaleError
+
+
+class StudyIncompleteError(InstructscaleError):
+    """Units were left partial (or waiting for a partial one); the next run redoes that work."""
 
 
 def fingerprint(obj: Any) -> str:
@@ -49,6 +59,7 @@ class Ledger:
 
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir) / "manifests"
+        self.unfinished: dict[str, str] = {}  # unit -> why it is not done, for units of this run
 
     def path(self, unit: Unit) -> Path:
         return self.dir / f"{unit.name.replace(':', '__')}.json"
@@ -82,10 +93,27 @@ class Ledger:
         write_json(self.path(unit), manifest)
         t0 = time.monotonic()
         summary = unit.run() or {}
-        manifest.update(status="done", seconds=round(time.monotonic() - t0, 2), summary=summary,
-                        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        incomplete = summary.get("incomplete")
+        manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
+                        summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         write_json(self.path(unit), manifest)
+        if incomplete:
+            self.unfinished[unit.name] = incomplete
+            return "partial", manifest
         return "ran", manifest
+
+    def waits(self, unit: Unit) -> bool:
+        """True when an input of the unit was left unfinished by this run: the unit is not
+        run now (and counts as unfinished itself); the next run redoes the input first."""
+        waiting = [dep.name for dep in unit.after if dep.name in self.unfinished]
+        if waiting:
+            self.unfinished[unit.name] = f"waits for {', '.join(waiting)}"
+        return bool(waiting)
+
+    def raise_if_unfinished(self) -> None:
+        if self.unfinished:
+            why = "; ".join(f"{name}: {reason}" for name, reason in self.unfinished.items())
+            raise StudyIncompleteError(f"study not finished ({why}); rerun `study run` to redo only that work")
 
 
 def _remove(path: Path) -> None:
