@@ -4,11 +4,14 @@ It reads each request the way a real teacher model would and decides what was as
 a self-instruct generation prompt (numbered 指令/输入/输出 example blocks) gets new
 numbered tasks from the world's training part, a judge prompt (a `得分`/`Score`
 system prompt and a 问题/标准答案/学生答案 layout) gets a comment and a score computed
-against the reference, anything else gets the reference of a task it generated earlier
+against the reference, a data-rating prompt (指令/输入/回答, a 0-5 scale) gets a rating
+that is low exactly for the examples it planted as wrong or useless, anything else gets the reference of a task it generated earlier
 or a short generic answer. Replies are deterministic given the seed and the request:
 randomness comes from a hash of the messages plus a per-request-text counter (or the
 request's `seed`), so concurrency does not change what a run produces. A small share
-of replies carry realistic defects so downstream filters and parsers have work to do.
+of replies carry realistic defects so downstream filters and parsers have work to do;
+with `noise_rate` > 0 that share of generated tasks has a wrong or useless answer
+(instructscale.demo.noise), which quality selection should find.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from instructscale.categories import CATEGORY_IDS
+from instructscale.demo.noise import is_planted, is_refusal, spoil
 from instructscale.demo.task import Task
 from instructscale.demo.world import draw_task
 from instructscale.textsim import normalize_text, rouge_l
@@ -51,24 +55,30 @@ _CATEGORY_HINTS = [  # for prompts unlike the built-in ones; in order: a COT pro
 ]
 PROMPT_MATCH = 0.6  # ROUGE-L above which a system prompt is taken to be a built-in judge prompt
 _IMAGE_PREFIXES = ["请看下面这张图片，", "根据图片内容，", "Look at the image and "]
+_RATING_FIELDS = {"instruction": r"指令|Instruction", "input": r"输入|Input", "output": r"回答|Response"}
+_RATING_LABEL = re.compile(
+    r"^\s*(" + "|".join(f"(?P<{k}>{v})" for k, v in _RATING_FIELDS.items()) + r")\s*[:：]", re.M | re.I)
+GOOD_RATINGS, GOOD_WEIGHTS = (3, 4, 5), (0.15, 0.35, 0.5)  # a planted example always rates below a good one
+BAD_RATINGS, BAD_WEIGHTS = (0, 1, 2), (0.4, 0.45, 0.15)
 
 
-def make_teacher(seed: int = 0) -> Teacher:
+def make_teacher(seed: int = 0, noise_rate: float = 0.0) -> Teacher:
     """A responder for `FakeServer`: `teacher(body) -> reply text`."""
-    return Teacher(seed)
+    return Teacher(seed, noise_rate)
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, seed: int = 0, latency_s: float = 0.0):
+def serve(host: str = "127.0.0.1", port: int = 0, seed: int = 0, latency_s: float = 0.0, noise_rate: float = 0.0):
     """A running teacher server; stop it with `.stop()`."""
     from instructscale.llm.fake_server import FakeServer
 
-    return FakeServer(responder=make_teacher(seed), host=host, port=port, latency_s=latency_s,
+    return FakeServer(responder=make_teacher(seed, noise_rate), host=host, port=port, latency_s=latency_s,
                       model="demo-teacher").start()
 
 
 class Teacher:
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, noise_rate: float = 0.0):
         self.seed = seed
+        self.noise_rate = noise_rate  # share of generated tasks with a planted wrong or useless answer
         self.known: dict[str, str] = {}  # normalized question -> reference, for tasks it generated
         self.stats: Counter[str] = Counter()
         self._counters: Counter[str] = Counter()
@@ -82,6 +92,10 @@ class Teacher:
         if _is_judge(system, user):
             self._count("judge")
             return self._judge(system, user, rng)
+        first_user = next((_text(m) for m in messages if m.get("role") == "user"), "")
+        if _is_rating(system, first_user):
+            self._count("rate")
+            return self._rate(system, first_user, rng)
         if _TASK_LABEL.search(user) and _OUTPUT_LABEL.search(user):
             self._count("generate")
             return self._generate(user, rng)
@@ -121,7 +135,10 @@ class Teacher:
                 task = Task(task.category, task.family, rng.choice(_IMAGE_PREFIXES) + task.instruction, task.input,
                             task.output)
             made.append(task)
-            self._remember(task)
+            self._remember(task)  # the true answer, for judging and answering later
+            if is_planted(task.instruction, task.input, self.noise_rate):
+                task = spoil(task)
+                self._count(f"planted_{task.meta['planted']}")
             lines = [f"{number}. {labels[0]}: {task.instruction}",
                      f"{number}. {labels[1]}: {task.input or labels[3]}",
                      f"{number}. {labels[2]}: {task.output}"]
@@ -151,6 +168,27 @@ class Teacher:
             return ("The answer is partly reasonable, but I cannot give a precise grade." if english
                     else "这个回答有一定道理，但我难以给出确切的分数。")
         return f"{_comment(score, english)}\n{'Score' if english else '得分'}: {score:.1f}"
+
+    # rating training data ---------------------------------------------------------
+
+    def _rate(self, system: str, user: str, rng: random.Random) -> str:
+        """0-5: low for a planted or refusing answer, high otherwise, with some spread."""
+        from instructscale.generate.parse import NO_INPUT
+
+        fields = _labelled_fields(user, _RATING_LABEL, _RATING_FIELDS)
+        english = bool(re.search(r"^\s*Response\s*[:：]", user, re.M | re.I))
+        instruction, output = fields.get("instruction", ""), fields.get("output", "")
+        inp = fields.get("input", "")
+        inp = "" if inp.strip().lower() in NO_INPUT | {"(none)"} else inp
+        bad = not output.strip() or is_refusal(output) or is_planted(instruction, inp, self.noise_rate)
+        if rng.random() < UNSCORED_RATE:
+            return "This example needs a closer look." if english else "这条数据需要再仔细看看。"
+        score = rng.choices(BAD_RATINGS, BAD_WEIGHTS)[0] if bad else rng.choices(GOOD_RATINGS, GOOD_WEIGHTS)[0]
+        if english:
+            reason = "The response is wrong, incomplete or useless." if bad else "The response is correct and helpful."
+            return f"Score: {score}\nReason: {reason}"
+        reason = "回答错误、不完整或没有帮助。" if bad else "回答正确、完整，对指令有帮助。"
+        return f"评分: {score}\n理由: {reason}"
 
     # plain answers ------------------------------------------------------------------
 
@@ -190,11 +228,21 @@ def _requested(prompt: str) -> tuple[int, int]:
     return 1, count
 
 
+def _is_rating(system: str, user: str) -> bool:
+    has_response = re.search(r"^\s*(回答|Response)\s*[:：]", user, re.M | re.I)
+    return bool(has_response) and bool(re.search(r"评分|rate|rating", system + user, re.I))
+
+
 def _judge_fields(user: str) -> dict[str, str]:
-    matches = list(_JUDGE_LABEL.finditer(user))
+    return _labelled_fields(user, _JUDGE_LABEL, _JUDGE_FIELDS)
+
+
+def _labelled_fields(user: str, label: re.Pattern, names: dict[str, str]) -> dict[str, str]:
+    """`label: value` fields of a message; a value runs until the next label."""
+    matches = list(label.finditer(user))
     fields = {}
     for m, nxt in zip(matches, matches[1:] + [None]):
-        name = next(k for k in _JUDGE_FIELDS if m.group(k))
+        name = next(k for k in names if m.group(k))
         fields[name] = user[m.end():nxt.start() if nxt else len(user)].strip()
     return fields
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.demo import tasks_reasoning, tasks_template, tasks_text
+from instructscale.demo.noise import is_planted, spoil
 from instructscale.demo.task import Task
 from instructscale.errors import ConfigError
 from instructscale.records import EvalItem, InstructionExample
@@ -79,13 +80,18 @@ def _unique_tasks(n: int, rng: random.Random, categories: list[str], held_out: b
     return out
 
 
-def sample_world_tasks(n: int, seed: int, categories: Sequence[str] | None = None) -> list[Task]:
-    return _unique_tasks(n, random.Random(f"train:{seed}"), _check(categories), held_out=False)
+def sample_world_tasks(n: int, seed: int, categories: Sequence[str] | None = None,
+                       noise_rate: float = 0.0) -> list[Task]:
+    """With `noise_rate` > 0, the planted share of tasks has a wrong or useless answer
+    (`meta["planted"]` names the kind), exactly those the teacher would plant."""
+    tasks = _unique_tasks(n, random.Random(f"train:{seed}"), _check(categories), held_out=False)
+    return [spoil(t) if is_planted(t.instruction, t.input, noise_rate) else t for t in tasks]
 
 
-def sample_tasks(n: int, seed: int, categories: Sequence[str] | None = None) -> list[InstructionExample]:
+def sample_tasks(n: int, seed: int, categories: Sequence[str] | None = None,
+                 noise_rate: float = 0.0) -> list[InstructionExample]:
     """`n` distinct training examples, balanced over `categories` (default: all 12)."""
-    return [t.to_example() for t in sample_world_tasks(n, seed, categories)]
+    return [t.to_example() for t in sample_world_tasks(n, seed, categories, noise_rate)]
 
 
 def build_eval_set(per_category: int, seed: int, categories: Sequence[str] | None = None) -> list[EvalItem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,18 @@ class SubsetEntry(BaseModel):
     categories: dict[str, int]
 
 
+class Selection(BaseModel):
+    """How the pool was ranked and mixed (`subsets --select/--mix/--drop`)."""
+
+    method: str = "random"
+    settings: dict[str, Any] = Field(default_factory=dict)
+    shares: dict[str, float] | None = None  # category shares of every subset, when a mix or drop was asked
+    dropped: list[str] = Field(default_factory=list)
+    scores_file: str | None = None  # per-example scores, relative to the manifest's folder
+    scores_sha256: str | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)  # e.g. rated / unrated / requests for llm-quality
+
+
 class SubsetsManifest(BaseModel):
     seed: int
     stratify: bool
@@ -26,6 +39,7 @@ class SubsetsManifest(BaseModel):
     pool_size: int
     excluded: int = 0  # pool examples dropped because they overlap the evaluation set
     exclude_eval: str | None = None
+    selection: Selection = Field(default_factory=Selection)  # absent in older manifests: random
     subsets: list[SubsetEntry] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)  # where it was loaded from
 
