@@ -1,4 +1,4 @@
-"""CLI for evaluation sets: `instructscale evalset import | stats | build | export | merge | decontam`."""
+"""CLI for evaluation sets: `instructscale evalset import | stats | build | export | merge | decontam | advise`."""
 
 from __future__ import annotations
 
@@ -152,6 +152,57 @@ def decontam(
     if out is not None:
         write_jsonl(out, overlaps)
         stdout.print(f"pairs written to {out}")
+
+
+@evalset_app.command("advise")
+def advise(
+    path: Optional[Path] = typer.Argument(None, help="Evaluation set: its categories and current item counts."),
+    delta: Optional[float] = typer.Option(None, "--delta", help="Smallest gain that matters, per tenfold data "
+                                                                "[default: the report's verdict delta]."),
+    sizes: str = typer.Option("200000,600000,1000000,2000000", "--sizes", help="Planned tuned scales (examples)."),
+    sd: float = typer.Option(0.25, "--sd", help="Assumed per-item SD of a score (without a pilot)."),
+    correlation: float = typer.Option(0.5, "--correlation", help="Assumed correlation of an item's scores at two "
+                                                                 "scales (without a paired pilot)."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help="Pilot judgements (JSON Lines): per-category SDs "
+                                                               "measured instead of assumed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+):
+    """Items per category needed to detect a gain of delta (80% power, two-sided 5%), before a study runs."""
+    from instructscale.categories import CATEGORY_IDS
+    from instructscale.console import stdout
+    from instructscale.datafiles import read_records
+    from instructscale.errors import ConfigError
+    from instructscale.evalset import read_eval_items
+    from instructscale.evalset.power import advise as advise_sizes, advice_table
+    from instructscale.records import Judgement
+    from instructscale.report.config import VerdictThresholds
+
+    defaults = VerdictThresholds()
+    try:
+        planned = [int(float(v)) for v in sizes.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--sizes expects comma-separated example counts, got '{sizes}'") from None
+    if len(set(planned)) < 2 or min(planned) <= 0:
+        raise ConfigError(f"--sizes needs two or more different positive sizes, got '{sizes}'")
+    if not 0 < sd <= 1 or not -1 < correlation < 1 or (delta is not None and delta <= 0):
+        raise ConfigError("--sd must be in (0, 1], --correlation in (-1, 1) and --delta above 0")
+    items = read_eval_items(path) if path else []
+    current = {}
+    for item in items:
+        current[item.category] = current.get(item.category, 0) + 1
+    judgements = read_records(pilot, Judgement) if pilot else []
+    if items:  # the evaluation set knows each item's category
+        category_of = {i.id: i.category for i in items}
+        judgements = [j.model_copy(update={"category": category_of.get(j.item_id, j.category)}) for j in judgements]
+    categories = (list(current) or list(dict.fromkeys(j.category or "other" for j in judgements))
+                  or list(CATEGORY_IDS))
+    rows = advise_sizes(categories, delta or defaults.delta, planned, defaults.late_points, sd, correlation,
+                        current, judgements)
+    if as_json:
+        typer.echo(json.dumps({"delta": delta or defaults.delta, "sizes": sorted(set(planned)),
+                               "rows": [r.model_dump() for r in rows]}, ensure_ascii=False))
+    else:
+        stdout.print(advice_table(rows, delta or defaults.delta))
 
 
 def register(app: typer.Typer) -> None:
