@@ -3,6 +3,12 @@
 Item scores come from the judge package (`item_scores`: mean over scored repeats and
 samples, unscored never counted as 0). A judgement without a category takes its
 item's category, so every score lands in the right row.
+
+A file holding one key twice (two processes wrote it, or a run was copied in twice)
+would weigh that key double. Each key is kept once, with a warning naming the count and
+how many of the repeats disagree: the kept record is the first one that is final (not
+an API failure), else the first one, the same choice a rerun of the stage makes when it
+rewrites its output file.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructscale.categories import CATEGORY_IDS
+from instructscale.console import console
 from instructscale.datafiles import read_jsonl_resumable, read_records, validate_row
 from instructscale.errors import InputError
 from instructscale.judge import ItemScore, item_scores
+from instructscale.judge.run import API_ERROR, RESPONSE_FAILED
 from instructscale.records import EvalItem, Judgement, Response
 from instructscale.runindex import RunIndex, ScaleEntry, load_index
 from instructscale.subsets.manifest import SubsetsManifest, load_manifest
@@ -62,7 +70,7 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
 
     responses: dict[tuple[str, str], list[Response]] = defaultdict(list)
     for rel in index.responses:
-        for r in _read(index.resolve(rel), Response):
+        for r in _read(index.resolve(rel), Response, _response_key):
             if r.model in models:
                 responses[(r.model, r.item_id)].append(r)
 
@@ -86,7 +94,7 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
 def _judge_records(path: Path, name: str) -> list[Judgement]:
     """The index's judge name need not be the records' `judge` field (a study names its judges;
     the judge stage writes the judge model's name), so a file with one judge is taken whole."""
-    records = _read(path, Judgement)
+    records = _read(path, Judgement, _judgement_key)
     judges = {j.judge for j in records}
     if name in judges:
         return [j for j in records if j.judge == name]
@@ -96,9 +104,47 @@ def _judge_records(path: Path, name: str) -> list[Judgement]:
     return records
 
 
-def _read(path: Path, cls):
-    """Stage outputs are append-only files; a torn last line from a killed run is skipped."""
+def _read(path: Path, cls, key):
+    """Stage outputs are append-only files; a torn last line from a killed run is skipped,
+    and a key written twice is kept once (see the module docstring)."""
     if not path.exists():
         raise InputError("file named in the run index is missing", path=path)
-    rows, _ = read_jsonl_resumable(path)
-    return [validate_row(cls, row, path=path) for row in rows]
+    rows, _ = read_jsonl_resumable(path, numbered=True)
+    kept: dict[tuple, Response | Judgement] = {}
+    repeated, conflicting = 0, set()
+    for line, row in rows:
+        record = validate_row(cls, row, path=path, line=line)
+        k = key(record)
+        first = kept.get(k)
+        if first is None:
+            kept[k] = record
+            continue
+        repeated += 1
+        if not _final(first) and _final(record):
+            kept[k] = record  # a final record replaces an earlier failed try
+        if _content(first) != _content(record):
+            conflicting.add(k)
+    if repeated:
+        console.print(f"[yellow]warning: {path}: {repeated} duplicate records of {len(kept)} keys "
+                      f"({len(conflicting)} keys with differing content); each key counted once, "
+                      "the first final record kept[/yellow]")
+    return list(kept.values())
+
+
+def _final(record) -> bool:
+    """What a rerun of the stage would keep: not a failed call or a judgement of a failed response."""
+    if isinstance(record, Response):
+        return record.error is None
+    return not record.error or not record.error.startswith((API_ERROR, RESPONSE_FAILED))
+
+
+def _content(record) -> dict:
+    return record.model_dump(exclude={"settings", "prompt_tokens", "completion_tokens"})
+
+
+def _response_key(r: Response) -> tuple:
+    return (r.model, r.item_id, r.sample)
+
+
+def _judgement_key(j: Judgement) -> tuple:
+    return (j.judge, j.model, j.item_id, j.sample, j.repeat)
