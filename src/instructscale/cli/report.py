@@ -31,6 +31,8 @@ def report(
     if summary.unknown_models:
         console.print(f"[yellow]judgements of models that are no scale in the index were ignored: "
                       f"{', '.join(summary.unknown_models)}[/yellow]")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     console.print(f"report: {summary.files['html']}")
 
 

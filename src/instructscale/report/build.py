@@ -9,7 +9,7 @@ from instructscale.datafiles import write_json, write_text
 from instructscale.report.analysis import Analysis, analyze
 from instructscale.report.composition import composition
 from instructscale.report.config import ReportConfig, Verdict
-from instructscale.report.diagnostics import agreement, judge_health
+from instructscale.report.diagnostics import agreement, checks, judge_health, write_checks
 from instructscale.report.figures import composition_figure, figure1
 from instructscale.report.html import render_html
 from instructscale.report.load import load_run
@@ -28,6 +28,7 @@ class ReportSummary(BaseModel):
     verdicts: dict[str, Verdict] = Field(default_factory=dict)
     compared: list[str] = Field(default_factory=list, description="Names of the runs shown beside this one")
     unknown_models: list[str] = Field(default_factory=list, description="Judged models that are no scale")
+    warnings: list[str] = Field(default_factory=list, description="E.g. a judge that is the teacher model")
 
     def table(self):
         """The headline table as a rich Table, for `report`, `study run` and `demo` to print."""
@@ -42,10 +43,11 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
     files = write_tables(a, cfg.thresholds, out)
     files.update({f"figure1_{k}": v for k, v in figure1([a], out / "figure1").items()})
 
-    health, agree = judge_health(run), agreement(run)
+    health, agree, check = judge_health(run), agreement(run), checks(run, cfg.thresholds)
     write_json(out / "diagnostics.json", {"judges": [h.model_dump() for h in health],
-                                          "agreement": [g.model_dump() for g in agree]})
+                                          "agreement": [g.model_dump() for g in agree], **check.model_dump()})
     files["diagnostics"] = str(out / "diagnostics.json")
+    files.update(write_checks(check, a.labels, out))
     comp = composition(run.manifest)
     if comp:
         write_json(out / "composition.json", comp)
@@ -57,12 +59,12 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
 
-    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [])
+    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check)
     write_text(out / "report.html", html)
     files["html"] = str(out / "report.html")
     return ReportSummary(name=a.name, out=str(out), judge=a.judge, files=files, scales=a.labels, rows=a.rows,
                          verdicts={r.category: r.trend.verdict for r in a.rows}, compared=[c.name for c in compared],
-                         unknown_models=run.unknown_models)
+                         unknown_models=run.unknown_models, warnings=check.warnings)
 
 
 def _compare_analyses(cfg: ReportConfig, main: Analysis) -> list[Analysis]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from instructscale.report.analysis import Analysis
 from instructscale.report.config import ReportConfig
+from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
 from instructscale.report.tables import union_categories, union_labels, display_name, fmt
 
@@ -17,7 +18,7 @@ TEMPLATE = "data/report/report.html.j2"
 
 
 def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str, str], health, agreement,
-                composition: list[dict], compare: list[Analysis]) -> str:
+                composition: list[dict], compare: list[Analysis], checks=None) -> str:
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -33,7 +34,7 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         agreement=[{**g.model_dump(), "judges": " vs ".join(g.judges), "spearman": fmt(g.spearman)} for g in agreement],
         composition=composition, composition_categories=comp_cats,
         composition_figure=_b64(figures["composition_png"]) if composition else "",
-        compare=_compare(compare, figures) if compare else None,
+        compare=_compare(compare, figures) if compare else None, checks=checks_view(checks, a.labels),
         categories=run.categories, items_json=_json_for_script(item_data(run, cfg.max_answer_chars)))
 
 
