@@ -6,8 +6,9 @@ a `responder(body) -> str` function or a list of scripted replies; faults can be
 to hit the next requests in order: 429 with Retry-After, 500, a hang past the client
 timeout, a malformed JSON body, a dropped connection, a body cut off mid-way, a 200 with
 an empty body, a 500 whose text repeats the request's Authorization header (as some
-gateways do). `always(fault)` makes every request fail that way until cleared. Requests
-are counted so tests can assert exactly how many calls were made.
+gateways do). `always(fault, when)` makes every request (or those `when(body)` picks)
+fail that way until cleared. Requests are counted so tests can assert exactly how many
+calls were made.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._always: Fault | None = None
+        self._when: Callable[[dict[str, Any]], bool] | None = None
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
@@ -109,16 +111,17 @@ class FakeServer:
         with self._lock:
             self._faults.extend(faults)
 
-    def always(self, fault: Fault | None) -> None:
-        """Fail every request (after the queued faults) with `fault`; None: healthy again."""
+    def always(self, fault: Fault | None, when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Fail every request (after the queued faults), or those `when(body)` picks, with
+        `fault`; None: healthy again."""
         with self._lock:
-            self._always = fault
+            self._always, self._when = fault, when
 
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
-            self._always = None
+            self._always = self._when = None
 
     def start(self) -> FakeServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -145,7 +148,9 @@ class FakeServer:
     def _record(self, body: dict) -> Fault | None:
         with self._lock:
             self.requests.append(body)
-            return self._faults.popleft() if self._faults else self._always
+            if self._faults:
+                return self._faults.popleft()
+            return self._always if self._when is None or self._when(body) else None
 
 
 class _Server(ThreadingHTTPServer):
