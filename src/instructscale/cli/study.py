@@ -57,22 +57,25 @@ def init(
 def run(
     study: Path = typer.Argument(..., help="Study YAML file."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated stages to run (others must be done): "
-                                       "eval, pool, subsets, base, train, respond, judge, report."),
+                                       "eval, pool, subsets, base, train, respond, judge, report; "
+                                       "arm:NAME runs every stage of that arm."),
     start: Optional[str] = typer.Option(None, "--from", help="Run this stage and every later one."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Comma-separated arms: run only their units (shared "
+                                      "units such as judges run once every arm they read is done)."),
     force: bool = typer.Option(False, "--force", help="Re-run selected stages even if nothing changed."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
-    run_study(study, only=_csv(only), start=start, force=force, overrides=overrides)
+    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides)
 
 
-def run_study(path, *, only=None, start=None, force=False, overrides=()):
+def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
     from instructscale.console import console, stdout
     from instructscale.study import Study, load_study
 
     cfg = load_study(path, overrides)
     study = Study(cfg, source=str(path))
-    outcomes = study.run(only=only, start=start, force=force)
+    outcomes = study.run(only=only, start=start, arms=arms, force=force)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
     summary = study.report_summary()
@@ -87,7 +90,7 @@ def status(
     study: Path = typer.Argument(..., help="Study YAML file."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
 ):
-    """Show each stage and scale as done, changed (settings differ), partial or pending."""
+    """Show each unit as done, changed (settings differ), partial or pending, then arms x scales."""
     from rich.table import Table
 
     from instructscale.console import stdout
@@ -95,13 +98,25 @@ def status(
 
     s = Study(load_study(study, overrides), source=str(study))
     table = Table(title=f"{s.cfg.name} ({s.run_dir})")
-    for col in ("unit", "stage", "scale", "state", "seconds"):
+    for col in ("unit", "stage", "scale", "arms", "state", "seconds"):
         table.add_column(col)
-    colors = {"done": "green", "changed": "yellow", "partial": "red", "pending": "dim"}
     for row in s.status():
-        table.add_row(row.unit, row.stage, row.scale or "", f"[{colors[row.state]}]{row.state}",
+        table.add_row(row.unit, row.stage, row.scale or "", ",".join(row.arms) or "all", _colored(row.state),
                       "" if row.seconds is None else f"{row.seconds:.1f}")
     stdout.print(table)
+    grid = s.grid()
+    sizes = sorted({size for cells in grid.values() for size in cells})
+    arms = Table(title="arms x scales (train and respond of every seed)")
+    for col in ("arm", *(str(size) for size in sizes)):
+        arms.add_column(col)
+    for name, cells in grid.items():
+        arms.add_row(name, *(_colored(cells[size]) if size in cells else "[dim]waits for subsets" for size in sizes))
+    stdout.print(arms)
+
+
+def _colored(state: str) -> str:
+    colors = {"done": "green", "changed": "yellow", "partial": "red", "pending": "dim"}
+    return f"[{colors.get(state.split()[-1], 'yellow')}]{state}"
 
 
 def register(app: typer.Typer) -> None:

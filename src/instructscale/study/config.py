@@ -59,6 +59,9 @@ class SubsetsSection(_Section):
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
+    select: str | dict[str, Any] | None = Field(None, description="Selection method (and its options) of the subsets stage, e.g. llm-quality; None: random")
+    mix: dict[str, float] | None = Field(None, description="Category shares of every subset, e.g. {math: 0.3} (others share the rest)")
+    drop: list[str] | None = Field(None, description="Categories left out of every subset (leave-one-category-out)")
 
 
 class BaseModelConfig(_Section):
@@ -84,6 +87,13 @@ class JudgeSection(_Section):
     options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
 
 
+class ArmSection(_Section):
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Arm name, shown in the report (letters, digits, '_', '.', '-')")
+    subsets: dict[str, Any] = Field(default_factory=dict, description="Fields of the study's subsets section this arm changes (select, mix, drop, sizes, ...)")
+    base_model: BaseModelConfig | None = Field(None, description="Another base model for this arm (its own scale 0); None: the study's")
+    train: dict[str, Any] = Field(default_factory=dict, description="Train options this arm changes, merged over the study's train (e.g. lora, preset)")
+
+
 class StudyConfig(_Section):
     name: str = Field(..., description="Study name, shown in the report")
     run_dir: str = Field(..., description="Where every stage writes its outputs and manifests")
@@ -98,6 +108,7 @@ class StudyConfig(_Section):
     respond: dict[str, Any] = Field(default_factory=dict, description="Options for the respond stage (backend, preset, ...; see docs/respond.md)")
     judges: list[JudgeSection] = Field(default_factory=lambda: [JudgeSection(name="teacher")], description="Judges; each scores every scale's responses")
     report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
+    arms: list[ArmSection] = Field(default_factory=list, description="Variants of the study trained side by side, each a curve in the report; none: one arm, 'main'")
 
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:

@@ -1,0 +1,156 @@
+"""Which units a study has and which units each one reads: the graph, apart from what the
+units run (study/runners.py) and where they write (study/layout.py).
+
+    eval ─┬─────────────────────────────────────── respond:* ── judge:* ── report
+    pool ─┼─ subsets[@arm] ── train:N[_seedS][@arm] ─┘                       │
+          └─ base[@arm] ──────┴── respond:0[@arm] ───┘     subsets[@arm] ────┘
+
+The pool, the evaluation set, the judges and the report are shared by all arms; an arm
+shares the subsets and base units of any arm with the same settings (study/arms.py).
+The scales of an arm are known once its subsets unit has run (sizes may be fractions of
+the pool), so its train and respond units appear then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from instructscale.datafiles import file_sha256
+from instructscale.errors import ConfigError
+from instructscale.study import runners
+from instructscale.study.arms import Arm, ModelRef, subsets_settings, tagged
+from instructscale.study.units import Unit
+
+if TYPE_CHECKING:
+    from instructscale.study.pipeline import Study
+
+
+@dataclass
+class Graph:
+    units: list[Unit] = field(default_factory=list)
+    arms_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # unit -> arms it serves; () = shared
+    models: dict[str, list[ModelRef]] = field(default_factory=dict)  # arm -> scale 0, then its tuned models
+    model_units: dict[str, tuple[Unit, Unit]] = field(default_factory=dict)  # model name -> (train or base, respond)
+    waiting: list[str] = field(default_factory=list)  # arms whose scales wait for their subsets unit
+
+    def add(self, unit: Unit, arms: tuple[str, ...] = ()) -> Unit:
+        self.units.append(unit)
+        self.arms_of[unit.name] = arms
+        return unit
+
+
+def build_graph(study: Study) -> Graph:
+    cfg, lay, cfgs = study.cfg, study.layout, study.stage_configs()
+    g = Graph()
+    evaluation = g.add(Unit("eval", "eval", {"eval": cfg.eval.model_dump(), **_file_identity(study, cfg.eval.path)},
+                            run=lambda: runners.run_eval(study), outputs=[lay.eval_path]))
+    if cfg.data.pool is None:
+        gen = cfgs["generate"]
+        pool = g.add(Unit("pool", "pool", {"generate": gen.model_dump(mode="json", exclude={"client", "out"}),
+                                           "teacher": study.teacher_identity()},
+                          run=lambda: runners.run_generate(study), outputs=[lay.pool_path],
+                          keep_outputs_on_change=True))
+    else:
+        pool = g.add(Unit("pool", "pool", _file_identity(study, cfg.data.pool), run=lambda: runners.check_pool(study)))
+
+    subsets: dict[str, Unit] = {}  # arm name -> its (maybe shared) subsets unit
+    for arm in study.arms:
+        owner = _owner(study.arms, "subsets_tag", arm.subsets_tag)
+        subsets[arm.name] = subsets.get(owner.name) or g.add(
+            Unit(tagged("subsets", arm.subsets_tag), "subsets", {"subsets": subsets_settings(arm.subsets),
+                                                                  "seed": cfg.seed},
+                 run=lambda a=arm: runners.run_subsets(study, a), after=[pool, evaluation],
+                 outputs=[lay.subsets_dir(arm)]),
+            _sharing(study.arms, "subsets_tag", arm.subsets_tag))
+    bases: dict[str, Unit] = {}
+    for arm in study.arms:
+        owner = _owner(study.arms, "base_tag", arm.base_tag)
+        if arm.base_model.tiny is not None:
+            unit = Unit(tagged("base", arm.base_tag), "base", {"tiny": arm.base_model.tiny, "seed": cfg.seed},
+                        run=lambda a=arm: runners.run_base(study, a), after=[pool],
+                        outputs=[Path(lay.base_path(arm))])
+        else:
+            unit = Unit(tagged("base", arm.base_tag), "base", {"path": arm.base_model.path}, run=dict)
+        bases[arm.name] = bases.get(owner.name) or g.add(unit, _sharing(study.arms, "base_tag", arm.base_tag))
+
+    trains, responds = [], []
+    respond_settings = cfgs["respond"].model_dump(mode="json", exclude={"models", "out", "eval", "client"})
+    for arm in study.arms:
+        sizes = study.sizes(arm)
+        if sizes is None:
+            g.waiting.append(arm.name)
+            continue
+        base_ref = ModelRef(arm=_owner(study.arms, "base_tag", arm.base_tag).name, size=0, seed=None,
+                            seed_tag=False, tag=arm.base_tag)
+        refs = [base_ref]
+        if base_ref.name not in g.model_units:
+            respond0 = Unit(f"respond:{base_ref.key}", "respond", respond_settings,
+                            run=lambda a=arm, r=base_ref: runners.run_respond(study, r, lay.base_path(a), a),
+                            after=[bases[arm.name], evaluation], scale="0", outputs=[lay.responses_path(base_ref)])
+            responds.append((respond0, _sharing(study.arms, "base_tag", arm.base_tag)))
+            g.model_units[base_ref.name] = (bases[arm.name], respond0)
+        train_cfg = cfgs["train"][arm.name]
+        seeds = arm.seeds or (train_cfg.seed,)
+        for size in sizes:
+            for k, seed in enumerate(seeds):
+                ref = ModelRef(arm=arm.name, size=size, seed=seed, seed_tag=k > 0, tag=arm.tag)
+                settings = train_cfg.model_copy(update={"seed": seed}).model_dump(
+                    mode="json", exclude={"data", "out", "base_model"})
+                train = Unit(f"train:{ref.key}", "train", settings,
+                             run=lambda a=arm, r=ref: runners.run_train(study, a, r),
+                             after=[subsets[arm.name], bases[arm.name]], scale=str(size),
+                             outputs=[lay.model_dir(ref)])
+                respond = Unit(f"respond:{ref.key}", "respond", respond_settings,
+                               run=lambda r=ref: runners.run_respond(study, r, str(lay.model_dir(r))),
+                               after=[train, evaluation], scale=str(size), outputs=[lay.responses_path(ref)])
+                trains.append((train, (arm.name,)))
+                responds.append((respond, (arm.name,)))
+                g.model_units[ref.name] = (train, respond)
+                refs.append(ref)
+        g.models[arm.name] = refs
+    for unit, arms in [*trains, *responds]:
+        g.add(unit, arms)
+    if g.waiting:
+        return g  # judges and the report appear once every arm's scales are known
+
+    answered = [u for u, _ in responds]
+    judges = []
+    for judge in cfg.judges:
+        settings = _judge_settings(study, judge)
+        judges.append(g.add(Unit(f"judge:{judge.name}", "judge", settings,
+                                 run=lambda j=judge: runners.run_judge(study, j, g.models),
+                                 after=answered, outputs=[lay.judgements_path(judge.name)])))
+    report_settings = cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"})
+    g.add(Unit("report", "report", report_settings, run=lambda: runners.run_report(study, g.models),
+               after=[*{u.name: u for u in subsets.values()}.values(), *judges]))
+    return g
+
+
+def _judge_settings(study: Study, judge) -> dict[str, Any]:
+    jcfg = study.stage_configs()["judges"][judge.name]
+    settings = jcfg.model_dump(mode="json", exclude={"eval", "responses", "out", "cache", "client"})
+    if jcfg.client is not None:
+        settings["client"] = {"params": jcfg.client.params, "model": jcfg.client.model,
+                              **({"teacher": study.teacher_identity()} if judge.use_teacher
+                                 else {"base_url": jcfg.client.base_url})}
+    return settings
+
+
+def _owner(arms: list[Arm], attr: str, tag: str) -> Arm:
+    """The first arm with this subsets / base tag: it builds the shared unit."""
+    return next(a for a in arms if getattr(a, attr) == tag)
+
+
+def _sharing(arms: list[Arm], attr: str, tag: str) -> tuple[str, ...]:
+    return tuple(a.name for a in arms if getattr(a, attr) == tag)
+
+
+def _file_identity(study: Study, path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{study.source}: file not found: {p}")
+    return {"path": str(p), "sha256": file_sha256(p)} if p.is_file() else {"path": str(p)}

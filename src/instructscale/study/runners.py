@@ -1,0 +1,147 @@
+"""What each unit of a study runs: one function per unit kind, each calling its stage's
+own entry point with the stage config the study built. Returns the manifest summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from instructscale.console import console
+from instructscale.errors import ConfigError
+from instructscale.runindex import RunIndex, ScaleEntry, save_index
+from instructscale.study.arms import Arm, ModelRef
+from instructscale.study.config import JudgeSection, validated
+
+if TYPE_CHECKING:
+    from instructscale.study.pipeline import Study
+
+
+def run_eval(study: Study) -> dict[str, Any]:
+    from instructscale.datafiles import write_jsonl
+
+    ev = study.cfg.eval
+    if ev.path is not None:
+        from instructscale.evalset import import_evalset
+
+        items = import_evalset(ev.path).items
+    else:
+        from instructscale.demo import build_eval_set
+
+        items = build_eval_set(per_category=ev.demo_world_per_category, seed=ev.demo_world_seed)
+    write_jsonl(study.layout.eval_path, items)
+    return {"items": len(items)}
+
+
+def run_generate(study: Study) -> dict[str, Any]:
+    from instructscale.generate import run_generate as generate
+
+    return generate(study.stage_configs()["generate"]).model_dump(mode="json")
+
+
+def check_pool(study: Study) -> dict[str, Any]:
+    from instructscale.datafiles import read_records
+    from instructscale.records import InstructionExample
+
+    return {"examples": len(read_records(study.layout.pool_path, InstructionExample))}
+
+
+def run_subsets(study: Study, arm: Arm) -> dict[str, Any]:
+    from instructscale.subsets import make_subsets
+
+    manifest = make_subsets(study.subsets_config(arm))
+    return {"sizes": [e.size for e in manifest.subsets], "excluded": manifest.excluded}
+
+
+def run_base(study: Study, arm: Arm) -> dict[str, Any]:
+    from instructscale.models.tiny import TinyModelConfig
+    from instructscale.train import init_tiny
+
+    path = study.layout.base_path(arm)
+    tiny = validated(TinyModelConfig, {"seed": study.cfg.seed, **arm.base_model.tiny},
+                     source=study.source, prefix="base_model.tiny")
+    init_tiny(study.layout.pool_path, path, tiny, vocab_size=tiny.vocab_size)
+    return {"path": path}
+
+
+def run_train(study: Study, arm: Arm, ref: ModelRef) -> dict[str, Any]:
+    from instructscale.train import run_train as train
+
+    cfg = study.stage_configs()["train"][arm.name].model_copy(
+        update={"seed": ref.seed, "data": study.subset_file(arm, ref.size), "out": study.layout.model_dir(ref)})
+    if study.cfg.launch.accelerate_config is None:
+        return train(cfg).model_dump(mode="json")
+    return launch_train(study, cfg)
+
+
+def launch_train(study: Study, cfg) -> dict[str, Any]:
+    """Train one scale in `accelerate launch` (many GPUs or nodes); the resolved settings
+    travel as a YAML file, so the launched run trains exactly what the study says."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from instructscale.datafiles import write_text
+    from instructscale.train import is_finished
+
+    launch = study.cfg.launch
+    settings = Path(str(cfg.out) + ".train.yaml")
+    write_text(settings, yaml.safe_dump({"train": cfg.model_dump(mode="json")}, allow_unicode=True))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", launch.accelerate_config,
+           *launch.extra_args, "-m", "instructscale", "train", "--preset", "", "--config", str(settings)]
+    console.print("launching: " + " ".join(cmd))
+    code = subprocess.call(cmd)
+    if code != 0 or not is_finished(cfg.out):
+        raise ConfigError(f"launched training of {cfg.out} failed (exit code {code}); rerun to resume it")
+    return {"launched": cmd[3:], "out": str(cfg.out)}
+
+
+def run_respond(study: Study, ref: ModelRef, model_path: str, base_of: Arm | None = None) -> dict[str, Any]:
+    """`base_of`: the arm whose untuned base this is; it has no saved template, so it is
+    asked the way that arm's scales were trained."""
+    from instructscale.respond import run_respond as respond
+
+    return respond(study.respond_config(ref, model_path, base_of)).model_dump(mode="json")
+
+
+def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
+    from instructscale.judge import run_judge as judge_run
+
+    cfg = study.stage_configs()["judges"][judge.name]
+    cfg = cfg.model_copy(update={"responses": [study.layout.responses_path(r) for r in _distinct(models)]})
+    return judge_run(cfg).model_dump(mode="json")
+
+
+def run_report(study: Study, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
+    from instructscale.report import build_report
+
+    write_index(study, models)
+    return build_report(study.report_config()).model_dump(mode="json")
+
+
+def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
+    """index.json: every arm's scale 0 and tuned models (one entry per training seed)."""
+    from instructscale.subsets import human_size
+
+    lay = study.layout
+    scales = []
+    for arm in study.arms:
+        for ref in models[arm.name]:
+            tuned = ref.size > 0
+            scales.append(ScaleEntry(model=ref.name, size=ref.size, label=human_size(ref.size) if tuned else "0",
+                                     subset=lay.relative(study.subset_file(arm, ref.size)) if tuned else None,
+                                     arm=arm.name, seed=ref.seed))
+    cfgs = study.stage_configs()
+    index = RunIndex(name=study.cfg.name, eval=lay.relative(lay.eval_path), scales=scales,
+                     responses=[lay.relative(lay.responses_path(r)) for r in _distinct(models)],
+                     judgements={j.name: lay.relative(lay.judgements_path(j.name)) for j in study.cfg.judges},
+                     primary_judge=study.report_config().primary_judge,
+                     subsets_manifest=lay.relative(lay.subsets_dir(study.arms[0]) / "manifest.json"),
+                     teacher_model=study.teacher_model(),
+                     judge_models={name: c.client.model for name, c in cfgs["judges"].items() if c.client is not None})
+    return save_index(lay.run_dir, index)
+
+
+def _distinct(models: dict[str, list[ModelRef]]) -> list[ModelRef]:
+    """Every model once (arms with one base model share its scale 0)."""
+    return list({r.name: r for refs in models.values() for r in refs}.values())
