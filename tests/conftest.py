@@ -62,3 +62,34 @@ def tiny_base_model(tmp_path_factory, tiny_pool_path):
         return built[arch]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_study_run(tmp_path_factory):
+    """A finished study run directory (about 20 s): offline teacher as teacher and judge, 60 generated
+    examples, subsets of 20 and 50, a tiny GPT-2 trained 2 steps per scale (TensorBoard logs on),
+    responses, teacher + reference judgements and the report. Treat it as read-only."""
+    from instructscale.study import Study, load_study
+
+    root = tmp_path_factory.mktemp("tiny_study")
+    study = {
+        "name": "tiny study", "run_dir": str(root / "run"), "seed": 0,
+        "teacher": {"offline_demo": True, "concurrency": 4},
+        "data": {"generate": {"target": 60, "num_new_tasks": 10, "dedup_fields": "instruction+input",
+                              "rouge_threshold": 0.9}},
+        "eval": {"demo_world_per_category": 1},
+        "subsets": {"sizes": [20, 50]},
+        "base_model": {"tiny": {"arch": "gpt2", "vocab_size": 400, "hidden_size": 32, "num_layers": 1,
+                                "num_heads": 2, "max_positions": 128}},
+        "train": {"preset": "demo", "max_steps": 2, "max_length": 96},
+        "respond": {"preset": "greedy", "max_new_tokens": 8, "batch_size": 16},
+        "judges": [{"name": "teacher", "kind": "llm", "options": {"repeats": 1}},
+                   {"name": "reference", "kind": "reference"}],
+        "report": {"bootstrap_samples": 100},
+    }
+    import yaml
+
+    path = root / "study.yaml"
+    path.write_text(yaml.safe_dump(study, allow_unicode=True), encoding="utf-8")
+    Study(load_study(path), source=str(path)).run()
+    return root / "run"

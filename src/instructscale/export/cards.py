@@ -1,0 +1,116 @@
+"""Dataset and model cards, rendered with huggingface_hub's card classes from the templates in
+data/export/ and from what the run recorded (its index, unit manifests, subsets manifest,
+training metadata and report), so a card states how its data or model was made."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+
+from instructscale.categories import CATEGORY_IDS
+from instructscale.runindex import RunIndex, ScaleEntry
+
+TAGS = ["instructscale", "instruction-tuning", "scaling-study"]
+TRAINING_KEYS = ["template", "loss_on", "epochs", "max_steps", "effective_batch_size", "learning_rate",
+                 "lr_scheduler", "warmup_steps", "weight_decay", "max_length", "packing", "lora", "lora_r",
+                 "precision", "seed"]
+
+
+def _template(name: str) -> str:
+    return str(resources.files("instructscale").joinpath(f"data/export/{name}"))
+
+
+def unit_manifests(run_dir: Path) -> dict[str, dict]:
+    """The study's unit manifests by unit name (`pool`, `subsets`, `train:200`, ...)."""
+    out = {}
+    for p in sorted((run_dir / "manifests").glob("*.json")):
+        data = json.loads(p.read_text(encoding="utf-8"))
+        out[data.get("unit", p.stem)] = data
+    return out
+
+
+def size_category(n: int) -> str:
+    """The Hub's size bucket for a dataset of n rows."""
+    for limit, name in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]:
+        if n < limit:
+            return name
+    return "10M<n<100M"
+
+
+def dataset_card(index: RunIndex, splits: list[dict], composition: list[dict], *, repo_id: str,
+                 report_link: str | None) -> DatasetCard:
+    """`splits`: [{config, name, rows, what, path}]; `composition`: [{name, counts}]."""
+    run_dir = index.resolve(".")
+    units = unit_manifests(run_dir)
+    pool_unit, subsets_unit = units.get("pool", {}), units.get("subsets", {})
+    settings = pool_unit.get("settings", {})
+    generation = settings.get("generate")
+    teacher = _teacher_name(settings["teacher"]) if "teacher" in settings else index.teacher_model or "unknown"
+    subsets = json.loads(index.resolve(index.subsets_manifest).read_text(encoding="utf-8")) \
+        if index.subsets_manifest and index.resolve(index.subsets_manifest).exists() else {}
+    categories = sorted({c for s in composition for c in s["counts"]},
+                        key=lambda c: (CATEGORY_IDS.index(c) if c in CATEGORY_IDS else len(CATEGORY_IDS), c))
+    configs: dict[str, list] = {}
+    for s in splits:
+        configs.setdefault(s["config"], []).append({"split": s["name"], "path": s["path"]})
+    language = {"zh": ["zh"], "en": ["en"]}.get((generation or {}).get("prompt"))
+    data = DatasetCardData(
+        pretty_name=f"{index.name} (instruction data)", task_categories=["text-generation"], tags=TAGS,
+        size_categories=[size_category(max(s["rows"] for s in splits))], **({"language": language} if language else {}),
+        configs=[{"config_name": name, "data_files": files} for name, files in configs.items()])
+    return DatasetCard.from_template(
+        data, template_path=_template("dataset_card.md.j2"), name=index.name, repo_id=repo_id, splits=splits,
+        teacher=teacher, generation=generation, gen_summary=pool_unit.get("summary", {}),
+        pool_source=settings.get("path", subsets.get("pool", "?")), subsets=subsets,
+        overlap_threshold=subsets_unit.get("settings", {}).get("subsets", {}).get("overlap_threshold"),
+        categories=categories, composition=composition, report_link=report_link)
+
+
+def _teacher_name(teacher: dict) -> str:
+    if teacher.get("offline_demo"):
+        return "the offline demo teacher (instructscale's procedural demo world)"
+    return teacher.get("model") or "unknown"
+
+
+def scale_scores(scores: dict | None, entry: ScaleEntry) -> list[dict]:
+    """Per-category cells of report/scores.json at this scale (categories, then macro and micro)."""
+    if not scores:
+        return []
+    out = []
+    for row in scores.get("rows", []):
+        cell = next((c for c in row["cells"] if c["label"] == entry.label and c["size"] == entry.size), None)
+        if cell is not None:
+            out.append({"category": row["category"], **{k: cell[k] for k in ("mean", "ci_low", "ci_high",
+                                                                              "scored_items")}})
+    return out
+
+
+def model_card(index: RunIndex, entry: ScaleEntry, meta: dict[str, Any], scores: dict | None, *, repo_id: str,
+               load_from: str, dataset_repo: str | None, report_link: str | None) -> ModelCard:
+    """Card of one scale's model: `meta` is its instructscale.json (training metadata); `load_from`
+    is what from_pretrained is given in the card's snippet (the Hub repo, or the exported folder)."""
+    base = str(meta.get("base_model", "?"))
+    train = meta.get("train", {})
+    rows = scale_scores(scores, entry)
+    judge = (scores or {}).get("judge", "-")
+    results = [EvalResult(task_type="text-generation", dataset_type=dataset_repo or "local",
+                          dataset_name=f"{index.name} evaluation set", dataset_split="test",
+                          metric_type="judge_score", metric_name=f"{r['category']} ({judge})", metric_value=r["mean"])
+               for r in rows if r["mean"] is not None]
+    hub_base = not Path(base).exists() and base.count("/") == 1  # a local folder is no Hub reference
+    data = ModelCardData(
+        model_name=repo_id, library_name="peft" if meta.get("adapter") else "transformers",
+        pipeline_tag="text-generation", tags=TAGS, **({"base_model": base} if hub_base else {}),
+        **({"datasets": [dataset_repo]} if dataset_repo else {}), **({"eval_results": results} if results else {}))
+    training = {k: train[k] for k in TRAINING_KEYS if k in train}
+    training["steps"] = meta.get("metrics", {}).get("steps", "-")
+    return ModelCard.from_template(
+        data, template_path=_template("model_card.md.j2"), model_name=repo_id, study=index.name, base_model=base,
+        adapter=bool(meta.get("adapter")), subset_name=Path(entry.subset or "").stem, n_examples=meta.get("n_examples"),
+        dataset_repo=dataset_repo, training=training, template=meta.get("template", {"name": "?", "prompt": ""}),
+        repo_id=load_from, judge=judge, scores=rows, report_link=report_link)
