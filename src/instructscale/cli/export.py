@@ -39,7 +39,8 @@ def export(
         raise ConfigError("--push-to-hub uploads the hub format; leave out --format to use it")
     from instructscale.export.formats import write_format
 
-    for path in write_format(*_splits(source), fmt, out):
+    splits, prefix = _splits(source)
+    for path in write_format(splits, fmt, out, dataset_prefix=prefix):
         console.print(f"wrote {path}")
 
 
