@@ -97,7 +97,7 @@ def build_graph(study: Study) -> Graph:
             for k, seed in enumerate(seeds):
                 ref = ModelRef(arm=arm.name, size=size, seed=seed, seed_tag=k > 0, tag=arm.tag)
                 settings = train_cfg.model_copy(update={"seed": seed}).model_dump(
-                    mode="json", exclude={"data", "out", "base_model"})
+                    mode="json", exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
                 train = Unit(f"train:{ref.key}", "train", settings,
                              run=lambda a=arm, r=ref: runners.run_train(study, a, r),
                              after=[subsets[arm.name], bases[arm.name]], scale=str(size),

@@ -114,9 +114,13 @@ def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef
 
 def run_report(study: Study, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
     from instructscale.report import build_report
+    from instructscale.tracking import log_study_summary
 
     write_index(study, models)
-    return build_report(study.report_config()).model_dump(mode="json")
+    summary = build_report(study.report_config())
+    # the score table goes to the trackers the training logged to (the first arm's train.report_to)
+    log_study_summary(study.layout.run_dir, summary, study.stage_configs()["train"][study.arms[0].name].report_to)
+    return summary.model_dump(mode="json")
 
 
 def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
