@@ -100,6 +100,7 @@ class Judgement(Record):
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     raw: str = ""
     error: str | None = None
+    note: str | None = None  # how the request was adapted (inputs cut to fit the judge's context)
 
 
 RECORD_TYPES: dict[str, type[Record]] = {

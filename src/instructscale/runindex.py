@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from instructscale.datafiles import write_json
-from instructscale.errors import InputError
+from instructscale.datafiles import read_text, write_json
+from instructscale.errors import InputError, validation_message
 
 INDEX_FILE = "index.json"
 DEFAULT_ARM = "main"
@@ -54,17 +54,19 @@ class RunIndex(BaseModel):
 
 def load_index(run_dir: str | Path) -> RunIndex:
     p = Path(run_dir)
+    if p.is_file() and p.suffix != ".json":
+        raise InputError(f"is a file: give a study run directory (the folder that holds {INDEX_FILE})", path=p)
     p = p / INDEX_FILE if p.is_dir() else p
+    if not p.exists():
+        raise InputError(f"no {INDEX_FILE} here: is this a study run directory?", path=p)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"no {INDEX_FILE} here: is this a study run directory?", path=p) from None
+        data = json.loads(read_text(p))
     except json.JSONDecodeError as exc:
         raise InputError(f"broken JSON: {exc.msg}", path=p, line=exc.lineno) from None
     try:
         index = RunIndex.model_validate(data)
-    except ValueError as exc:
-        raise InputError(f"not a run index: {exc}", path=p) from None
+    except ValidationError as exc:
+        raise InputError(f"not a run index: {validation_message(exc)}", path=p) from None
     index.path = p
     return index
 

@@ -58,7 +58,7 @@ def test_judgement_scores_are_in_the_unit_interval_or_null():
      {"item_id", "model", "sample", "response", "prompt_tokens", "completion_tokens", "truncated", "settings",
       "error"}),
     ("judgement", Judgement(item_id="q-1", model="m", judge="gpt", repeat=2, score=0.5, raw="得分: 0.5"),
-     {"item_id", "model", "judge", "repeat", "sample", "category", "score", "raw", "error"}),
+     {"item_id", "model", "judge", "repeat", "sample", "category", "score", "raw", "error", "note"}),
 ])
 def test_every_record_round_trips_through_one_json_line(kind, record, fields):
     line = dumps(record)

@@ -30,7 +30,7 @@ def test_every_answer_judged_repeats_times_with_distinct_seeds(fake_server, judg
     assert all(r["score"] == 0.9 and r["judge"] == "judge-m" and r["error"] is None for r in rows)
     assert srv.request_count == N_ANSWERS * 3 and s.requests == N_ANSWERS * 3
     assert sorted({b["seed"] for b in srv.requests}) == [0, 1, 2]
-    assert all(b["temperature"] == 1.0 and b["max_tokens"] == 512 for b in srv.requests)
+    assert all(b["temperature"] == 1.0 and b["max_tokens"] == 256 for b in srv.requests)  # a local judge's default
     # the layout the server saw: system prompt + question / reference / answer
     user = [b["messages"][1]["content"] for b in srv.requests]
     assert any(u.startswith("问题：小明有3个苹果") and "\n标准答案：8个\n学生答案：" in u for u in user)

@@ -24,7 +24,8 @@ def judge(
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite reply cache [default: llm_cache.sqlite next to --out]."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
     temperature: float = typer.Option(1.0, "--temperature", help="Judge sampling temperature (repeats differ only if > 0)."),
-    max_tokens: int = typer.Option(512, "--max-tokens", help="Longest judge reply."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest judge reply [default: 512; 256 for a judge on a local server]."),
+    max_input_tokens: Optional[int] = typer.Option(None, "--max-input-tokens", help="Question, reference and answer together (estimated tokens); longer ones are cut [default: 6000; 1200 for a local judge]."),
     seed: Optional[int] = typer.Option(0, "--seed", help="Seed sent as seed + repeat index, where the server supports it."),
     reasks: int = typer.Option(2, "--reasks", min=0, help="Extra requests, with a format reminder, when a reply has no valid score."),
     timeout: float = options.TIMEOUT,
@@ -49,11 +50,11 @@ def judge(
     client = ClientConfig(base_url=base_url, model=judge_model, api_key_env=api_key_env, concurrency=concurrency,
                           rpm=rpm, tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
                           max_failed_share=max_failed_share,
-                          params={"temperature": temperature, "max_tokens": max_tokens})
+                          params={"temperature": temperature, **({"max_tokens": max_tokens} if max_tokens else {})})
     summary = run_judge(JudgeConfig(
         eval=eval_path, responses=responses, out=out, scorer=scorer, client=client if scorer == "llm" else None,
         prompts=prompts, repeats=repeats, reasks=reasks, seed=seed, cache=cache, use_cache=not no_cache,
-        dry_run=dry_run, code_timeout_s=code_timeout))
+        dry_run=dry_run, code_timeout_s=code_timeout, max_input_tokens=max_input_tokens))
     if summary.estimate is not None:
         e = summary.estimate
         cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"
@@ -65,7 +66,8 @@ def judge(
     no_score = summary.unscored - summary.api_failures - summary.response_failures
     line = (f"{summary.judgements} judgements in {out} ({summary.new} new, {summary.resumed} resumed), "
             f"{summary.unscored} unscored: {summary.api_failures} API failures (redone by the next run), "
-            f"{no_score} replies without a valid score, {summary.response_failures} failed responses")
+            f"{no_score} replies without a valid score ({summary.context_overflows} too long for the judge's context), "
+            f"{summary.response_failures} failed responses")
     if summary.scorer == "llm":
         cost = summary.usage.get("cost_usd")
         line += (f"; {summary.requests} requests, {summary.cache_hits} cache hits, "

@@ -12,19 +12,11 @@ from instructscale.errors import InstructscaleError, os_error_message, validatio
 from instructscale.redact import redact
 
 
-try:  # typer >= 0.26 vendors click: only its own ClickException is caught and shown
-    from typer._click.exceptions import ClickException
-except ImportError:  # older typer uses click itself
-    ClickException = click.ClickException
-
-
-class UserError(ClickException):
-    """A user-facing error: message to stderr, exit code 2, no traceback."""
-
-    exit_code = 2
-
-    def show(self, file=None):
-        click.echo(f"Error: {self.format_message()}", err=True)
+def _fail(message: str):
+    """Print `Error: <message>` as one plain line on stderr and exit 2 (typer's error panel
+    would wrap a long message over several boxed lines)."""
+    click.echo("Error: " + " ".join(redact(message).split("\n")), err=True)
+    return typer.Exit(2)
 
 
 class _Group(TyperGroup):
@@ -38,11 +30,11 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except InstructscaleError as exc:
-            raise UserError(redact(str(exc))) from None
+            raise _fail(str(exc)) from None
         except ValidationError as exc:
-            raise UserError(redact(validation_message(exc))) from None
+            raise _fail(validation_message(exc)) from None
         except OSError as exc:
-            raise UserError(redact(os_error_message(exc))) from None
+            raise _fail(os_error_message(exc)) from None
 
 
 app = typer.Typer(

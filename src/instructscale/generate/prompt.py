@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from instructscale.errors import ConfigError
+from instructscale.datafiles import read_yaml
+from instructscale.errors import ConfigError, validation_message
 from instructscale.records import InstructionExample
 
 BUILTIN = ("zh", "en")
@@ -50,18 +51,18 @@ class GenerationPrompt(BaseModel):
 def load_prompt(name_or_path: str) -> GenerationPrompt:
     """A built-in prompt (zh, en) or a YAML file with the same keys."""
     if name_or_path in BUILTIN:
-        text = resources.files("instructscale").joinpath(f"data/generate_prompts/{name_or_path}.yaml") \
-            .read_text(encoding="utf-8")
+        data = yaml.safe_load(resources.files("instructscale").joinpath(f"data/generate_prompts/{name_or_path}.yaml")
+                              .read_text(encoding="utf-8"))
         source = name_or_path
     else:
         path = Path(name_or_path)
         if not path.is_file():
             raise ConfigError(f"prompt must be one of {', '.join(BUILTIN)} or a YAML file; '{name_or_path}' is neither")
-        text, source = path.read_text(encoding="utf-8"), str(path)
+        data, source = read_yaml(path), str(path)
     try:
-        prompt = GenerationPrompt.model_validate(yaml.safe_load(text))
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: not a generation prompt: {exc}") from None
+        prompt = GenerationPrompt.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: not a generation prompt: {validation_message(exc)}") from None
     if "{total}" not in prompt.header:
         raise ConfigError(f"{source}: the header must say how many tasks to list ({{total}})")
     return prompt

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,6 +14,10 @@ from instructscale.judge.summary import CategoryStats
 from instructscale.llm import ClientConfig
 
 DEFAULT_JUDGE_PARAMS = {"temperature": 1.0, "max_tokens": 512}  # 1.0: the API default, so repeats differ
+# A judge served on this machine or the local network is usually a small model with a small
+# context that rambles to the token limit: a score needs few tokens, and inputs must leave room.
+LOCAL_JUDGE_PARAMS = {"max_tokens": 256}
+DEFAULT_MAX_INPUT_TOKENS = {"api": 6000, "local": 1200}
 
 
 class JudgeConfig(BaseModel):
@@ -30,14 +36,31 @@ class JudgeConfig(BaseModel):
     use_cache: bool = Field(True, description="False: no cache reads or writes")
     dry_run: bool = Field(False, description="Estimate requests, tokens and cost; call nothing, write nothing")
     code_timeout_s: float = Field(10.0, gt=0, description="Time limit for running code tests (reference scorer)")
+    max_input_tokens: int | None = Field(None, ge=64, description="Question, reference and answer together, in "
+                                         "estimated tokens; longer inputs are cut (with a warning, counted) before "
+                                         "sending. None: 6000, or 1200 for a judge on a local server")
 
     @model_validator(mode="after")
     def _check(self):
         if self.scorer == "llm" and self.client is None:
             raise ConfigError("the llm scorer needs client settings (judge model, base URL)")
         if self.client is not None:  # judge defaults for sampling parameters the caller left out
-            self.client = self.client.model_copy(update={"params": {**DEFAULT_JUDGE_PARAMS, **self.client.params}})
+            defaults = {**DEFAULT_JUDGE_PARAMS, **(LOCAL_JUDGE_PARAMS if self.local_judge else {})}
+            self.client = self.client.model_copy(update={"params": {**defaults, **self.client.params}})
+        if self.max_input_tokens is None:
+            self.max_input_tokens = DEFAULT_MAX_INPUT_TOKENS["local" if self.local_judge else "api"]
         return self
+
+    @property
+    def local_judge(self) -> bool:
+        """A judge on localhost or a private network address (vLLM, llama.cpp, Ollama)."""
+        if self.client is None:
+            return False
+        host = urlparse(self.client.base_url).hostname or ""
+        try:
+            return host == "localhost" or ipaddress.ip_address(host).is_private
+        except ValueError:
+            return host.endswith((".local", ".internal"))
 
     @property
     def judge_name(self) -> str:
@@ -65,5 +88,7 @@ class JudgeSummary(BaseModel):
     requests: int = 0  # HTTP attempts, retries and re-asks included
     cache_hits: int = 0
     unknown_items: int = 0  # responses whose item is not in the evaluation set (not judged)
+    inputs_cut: int = 0  # judgements whose question/reference/answer were cut to fit max_input_tokens
+    context_overflows: int = 0  # unscored for good: the judge's context could not hold the request
     usage: dict = {}
     estimate: dict | None = None  # --dry-run only

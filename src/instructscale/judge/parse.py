@@ -4,7 +4,8 @@ Rules (docs/judge.md): the reply is NFKC-normalized (full-width colon and digits
 ASCII); a score is a label (得分, 分数, 评分, 打分, score, rating) followed by `:`, `=`,
 `为`, `是` or `is`, optional markdown/brackets, and a number; the LAST such score wins,
 because judges reason first and conclude last. The number may be written `0.8`, `.75`,
-`1分`, `80%` (→ 0.8) or `8/10` (→ 0.8, an explicit denominator). A bare value outside
+`1分`, `1e-1`, `80%` (→ 0.8) or `8/10` (→ 0.8, an explicit denominator); an
+ambiguous number such as `1,5` is no score. A bare value outside
 [0, 1] such as `得分: 8` is invalid, never clipped: the scale is unknown.
 """
 
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 _LABEL = r"(?:最终)?(?:得分|分数|评分|打分|final\s+score|score|rating)"
 _SEP = r"(?:[:=]|为|是|\bis\b)"
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))"
+# the whole number, exponent included (`1e-1` is 0.1, not 1); `1,5` or `0.8.1` is no number
+_NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![\d.,]?\d)"
 _PATTERN = re.compile(
     _LABEL + r"[\s*_\]】)）]*" + _SEP + r"[\s*_\[【(（<\"'“]*" + _NUM
     + r"(?:\s*(/|out\s+of)\s*(\d+(?:\.\d+)?)|\s*(%))?",

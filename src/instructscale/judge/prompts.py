@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from instructscale.categories import normalize_label
-from instructscale.datafiles import iter_rows
+from instructscale.datafiles import iter_rows, read_yaml
 from instructscale.errors import ConfigError, InputError
 from instructscale.records import EvalItem
 
@@ -59,8 +59,13 @@ class PromptSet(BaseModel):
         return [{"role": "system", "content": self.system_prompt(item.category, has_ref)},
                 {"role": "user", "content": user}]
 
-    def reask_messages(self, messages: list[dict[str, str]], bad_reply: str) -> list[dict[str, str]]:
-        """Follow-up turn after a reply without a valid score: the reply, then a format reminder."""
+    def reask_messages(self, messages: list[dict[str, str]], bad_reply: str | None) -> list[dict[str, str]]:
+        """Follow-up after a reply without a valid score: the first ask, that reply, then a format
+        reminder. Without the reply (it would not fit the judge's context) the reminder closes
+        the first ask's user turn instead, so roles still alternate."""
+        if bad_reply is None:
+            *head, last = messages
+            return [*head, {**last, "content": f"{last['content']}\n\n{self.reask}"}]
         return [*messages, {"role": "assistant", "content": bad_reply}, {"role": "user", "content": self.reask}]
 
 
@@ -85,7 +90,7 @@ def load_prompt_set(spec: str | Path) -> PromptSet:
 
 
 def _load_yaml(path: Path) -> PromptSet:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     if not isinstance(data, dict) or not isinstance(data.get("prompts"), dict):
         raise InputError("expected a mapping with a 'prompts' mapping of category -> prompt", path=path)
     prompts = {}

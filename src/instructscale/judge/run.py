@@ -18,6 +18,7 @@ from instructscale.console import console, progress
 from instructscale.datafiles import JsonlAppender, final_records, read_records
 from instructscale.errors import InputError
 from instructscale.judge.config import JudgeConfig, JudgeSummary
+from instructscale.judge.context import fit_inputs, is_context_overflow
 from instructscale.judge.parse import parse_score
 from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
@@ -29,6 +30,9 @@ from instructscale.records import EvalItem, Judgement, Response
 
 API_ERROR = "api: "  # prefix of retryable failures
 RESPONSE_FAILED = "response failed: "  # the answer itself failed: redone once the response is
+CONTEXT_OVERFLOW = "context overflow: "  # the judge's context cannot hold the request: final, unscored
+CONTEXT_SHRINKS = 2  # times the inputs are halved after the server says the request is too long
+MIN_INPUT_TOKENS = 64
 REPLY_SEP = "\n\n[re-ask]\n\n"
 ASSUMED_REPLY_TOKENS = 100  # dry-run guess for a judge reply: a short comment and the score
 
@@ -87,7 +91,18 @@ def _run(cfg: JudgeConfig) -> JudgeSummary:
     summary.judgements = len(final)
     summary.unscored = sum(r.unscored for r in summary.rows)
     _count_failures(summary, final)
+    _count_context(summary, final, cfg)
     return summary
+
+
+def _count_context(summary: JudgeSummary, judgements: list[Judgement], cfg: JudgeConfig) -> None:
+    """Inputs cut to fit the judge's context, and requests its context could not hold."""
+    summary.inputs_cut = sum(j.note is not None for j in judgements)
+    summary.context_overflows = sum((j.error or "").startswith(CONTEXT_OVERFLOW) for j in judgements)
+    if summary.inputs_cut or summary.context_overflows:
+        console.print(f"[yellow]{summary.inputs_cut} judgements had inputs cut to fit the judge's context "
+                      f"(max_input_tokens={cfg.max_input_tokens}); {summary.context_overflows} unscored because "
+                      "the judge's context could not hold the request[/yellow]")
 
 
 def _count_failures(summary: JudgeSummary, judgements: list[Judgement]) -> None:
@@ -177,24 +192,42 @@ async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, e
 
 async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | None, prompt_set: PromptSet,
                      job: Job) -> Judgement:
-    """Ask; if the reply has no valid score, re-ask with a format reminder (bounded)."""
+    """Ask; if the reply has no valid score, re-ask with a format reminder (bounded). Every
+    request fits the judge's context: inputs are cut to `max_input_tokens`, a re-ask carries
+    only the latest reply (none when that would not fit), and a server that still says the
+    request is too long gets it with half the inputs, twice at most, then a final unscored
+    judgement (retrying the same request could never succeed)."""
     base = _base(job, cfg.judge_name)
     if job.response.error:
         return Judgement(**base, error=RESPONSE_FAILED + job.response.error)
-    messages = prompt_set.messages(job.item, job.response.response)
     overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
+    budget, shrinks = cfg.max_input_tokens, 0
+    fitted = fit_inputs(job.item, job.response.response, budget)
+    first = messages = prompt_set.messages(fitted.item, fitted.answer)
     replies: list[str] = []
-    for _ in range(cfg.reasks + 1):
-        result = await cached_chat(client, cache, messages, tag=job.repeat, **overrides)
+    while True:
+        # a re-ask carries one reply, so two equal replies would make equal requests: the
+        # cache tells them apart by the re-ask's number
+        tag = job.repeat if messages is first else f"{job.repeat}/reask{len(replies)}"
+        result = await cached_chat(client, cache, messages, tag=tag, **overrides)
+        note = fitted.note(budget)
+        if not result.ok and is_context_overflow(result.error) and shrinks < CONTEXT_SHRINKS:
+            shrinks, budget = shrinks + 1, max(MIN_INPUT_TOKENS, fitted.tokens // 2)
+            fitted = fit_inputs(job.item, job.response.response, budget)
+            first = messages = prompt_set.messages(fitted.item, fitted.answer)
+            continue
         if not result.ok:
-            return Judgement(**base, raw=REPLY_SEP.join(replies), error=API_ERROR + result.error)
+            prefix = CONTEXT_OVERFLOW if is_context_overflow(result.error) else API_ERROR
+            return Judgement(**base, raw=REPLY_SEP.join(replies), error=prefix + result.error, note=note)
         replies.append(result.text)
         parsed = parse_score(result.text)
         if parsed.ok:
-            return Judgement(**base, score=parsed.score, raw=result.text)
-        messages = prompt_set.reask_messages(messages, result.text)
-    return Judgement(**base, raw=REPLY_SEP.join(replies),
-                     error=f"no valid score after {len(replies)} replies: {parsed.reason}")
+            return Judgement(**base, score=parsed.score, raw=result.text, note=note)
+        if len(replies) > cfg.reasks:
+            return Judgement(**base, raw=REPLY_SEP.join(replies), note=note,
+                             error=f"no valid score after {len(replies)} replies: {parsed.reason}")
+        with_reply = fitted.tokens + estimate_tokens(result.text) <= budget
+        messages = prompt_set.reask_messages(first, result.text if with_reply else None)
 
 
 def _estimate(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet | None) -> dict:
@@ -205,7 +238,8 @@ def _estimate(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet | None) -
     requests = prompt_tokens = cached = 0
     params = cfg.client.params
     for job in jobs:
-        messages = prompt_set.messages(job.item, job.response.response)
+        fitted = fit_inputs(job.item, job.response.response, cfg.max_input_tokens)
+        messages = prompt_set.messages(fitted.item, fitted.answer)
         overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
         if cache and cache.get(cache.key(cfg.client.model, messages, {**params, **overrides}, job.repeat)):
             cached += 1

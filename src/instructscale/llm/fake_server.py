@@ -7,8 +7,10 @@ to hit the next requests in order: 429 with Retry-After, 500, a hang past the cl
 timeout, a malformed JSON body, a dropped connection, a body cut off mid-way, a 200 with
 an empty body, a 500 whose text repeats the request's Authorization header (as some
 gateways do). `always(fault, when)` makes every request (or those `when(body)` picks)
-fail that way until cleared. Requests are counted so tests can assert exactly how many
-calls were made.
+fail that way until cleared. With `context_tokens`, a request whose estimated prompt plus
+`max_tokens` exceeds it gets vLLM's (and OpenAI's) HTTP 400 "maximum context length"
+reply, as from a small local model. Requests are counted so tests can assert exactly how
+many calls were made.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class FakeServer:
     """Start with `with FakeServer(responder) as srv:` and point a client at `srv.base_url`."""
 
     def __init__(self, responder: Responder | Sequence[str] | None = None, *, latency_s: float = 0.0,
-                 host: str = "127.0.0.1", port: int = 0, model: str = "fake-model"):
+                 host: str = "127.0.0.1", port: int = 0, model: str = "fake-model", context_tokens: int | None = None):
         if responder is None:
             responder = ["ok"]
         if not callable(responder):
@@ -87,6 +89,7 @@ class FakeServer:
         self.responder: Responder = responder
         self.latency_s = latency_s
         self.model = model
+        self.context_tokens = context_tokens
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._always: Fault | None = None
@@ -191,11 +194,17 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(owner.latency_s)
         if fault is not None:
             return self._fault(fault, self.headers.get("Authorization", ""))
+        prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in body.get("messages", []))
+        wanted = prompt + int(body.get("max_tokens") or 0)
+        if owner.context_tokens is not None and wanted > owner.context_tokens:
+            return self._json(400, {"error": {"type": "BadRequestError", "code": 400, "message": (
+                f"This model's maximum context length is {owner.context_tokens} tokens. However, you requested "
+                f"{wanted} tokens ({prompt} in the messages, {int(body.get('max_tokens') or 0)} in the completion). "
+                "Please reduce the length of the messages or completion.")}})
         try:
             text = owner.responder(body)
         except Exception as exc:  # a broken responder is a server error, as on a real server
             return self._json(500, {"error": {"message": f"responder failed: {exc}", "type": "server_error"}})
-        prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in body.get("messages", []))
         completion = estimate_tokens(text)
         self._json(200, {
             "id": f"chatcmpl-{len(owner.requests)}", "object": "chat.completion", "created": int(time.time()),

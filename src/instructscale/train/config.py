@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError, InputError
 
 
@@ -91,15 +92,11 @@ def resolve_config(preset: str | None = "replica", config_file: Path | None = No
             raise ConfigError(f"unknown training preset '{preset}' (have: {', '.join(presets())})")
         values.update(presets()[preset])
     if config_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read training config: {exc}", path=config_file) from None
+        loaded = read_yaml(config_file) or {}
         if not isinstance(loaded, dict):
             raise InputError("expected a mapping of training settings", path=config_file)
         values.update(loaded.get("train", loaded))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig.model_validate(values)
-    except ValueError as exc:
-        raise ConfigError(f"invalid training settings: {exc}") from None
+    from instructscale.study.config import validated
+
+    return validated(TrainConfig, values, source=str(config_file or "training settings"))
