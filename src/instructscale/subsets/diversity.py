@@ -5,8 +5,9 @@ Each example becomes a hashed bag of character n-grams (instruction, input and o
 L2-normalized; the distance is 1 - cosine similarity. The order starts at a seeded
 example and then always takes the example farthest from everything taken so far (the
 classic 2-approximation of k-center). Every prefix is such a greedy solution, so the
-subsets are nested for free. Cost: one matrix-vector product per pick (n x dim), which
-keeps a few thousand examples to seconds on one core.
+subsets are nested for free. Cost: one matrix-vector product per pick (n x dim), run on
+one BLAS thread: a multi-threaded BLAS spends more on waking threads than on so small a
+product (benchmarks/subsets_selection.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from instructscale.records import InstructionExample
 from instructscale.textsim import normalize_text
@@ -35,14 +37,14 @@ def ngram_vectors(examples: list[InstructionExample], ngram: int = 3, dim: int =
 def farthest_point_order(vectors: np.ndarray, first: int) -> tuple[list[int], list[float]]:
     """(order, distance of each pick to the picks before it); the first pick's distance is
     the largest possible, 1.0. Ties go to the lowest index."""
-    n = len(vectors)
     order, gaps = [first], [1.0]
-    nearest = 1.0 - vectors @ vectors[first]
-    nearest[first] = -np.inf
-    for _ in range(n - 1):
-        pick = int(np.argmax(nearest))
-        order.append(pick)
-        gaps.append(float(max(nearest[pick], 0.0)))
-        np.minimum(nearest, 1.0 - vectors @ vectors[pick], out=nearest)  # taken rows stay -inf
-        nearest[pick] = -np.inf
+    with threadpool_limits(limits=1, user_api="blas"):
+        nearest = 1.0 - vectors @ vectors[first]
+        nearest[first] = -np.inf
+        for _ in range(len(vectors) - 1):
+            pick = int(np.argmax(nearest))
+            order.append(pick)
+            gaps.append(float(max(nearest[pick], 0.0)))
+            np.minimum(nearest, 1.0 - vectors @ vectors[pick], out=nearest)  # taken rows stay -inf
+            nearest[pick] = -np.inf
     return order, gaps
