@@ -173,30 +173,28 @@ class SampleSplit(BaseModel):
 
 def sample_split(answers: dict[str, dict[int, list[float]]], category: str, label: str) -> SampleSplit | None:
     """`answers`: item -> sample -> scored repeats. None when no item has a score."""
-    answers = {i: {k: v for k, v in s.items() if v} for i, s in answers.items()}
-    answers = {i: s for i, s in answers.items() if s}
-    if not answers:
+    rows = [(i, v) for i, samples in enumerate(answers.values()) for v in samples.values() if v]
+    if not rows:
         return None
-    reps = [v for s in answers.values() for v in s.values()]
-    rep_df = sum(len(v) - 1 for v in reps)
-    repeat_var = (sum(float(np.sum((np.asarray(v) - np.mean(v)) ** 2)) for v in reps) / rep_df) if rep_df else None
+    _, item = np.unique([i for i, _ in rows], return_inverse=True)  # items with a score, numbered 0..n-1
+    reps = np.array([len(v) for _, v in rows], float)
+    means = np.array([sum(v) / len(v) for _, v in rows])
+    within = sum(sum((x - m) ** 2 for x in v) for (_, v), m in zip(rows, means))
+    rep_df = float((reps - 1).sum())
+    repeat_var = within / rep_df if rep_df else None
     r_noise = repeat_var or 0.0
-    sample_means = {i: np.array([np.mean(v) for v in s.values()]) for i, s in answers.items()}
-    inv_reps = {i: np.array([1 / len(v) for v in s.values()]) for i, s in answers.items()}
-    sam_df = sum(len(m) - 1 for m in sample_means.values())
+    k = np.bincount(item).astype(float)  # scored samples per item
+    item_means = np.bincount(item, weights=means) / k
+    inv_reps = np.bincount(item, weights=1 / reps) / k  # mean of 1/repeats over an item's samples
     sample_var = None
-    if sam_df:
-        between = sum(float(np.sum((m - m.mean()) ** 2)) for m in sample_means.values()) / sam_df
-        expected_repeat = fmean(float(inv_reps[i].mean()) for i, m in sample_means.items() if len(m) > 1) * r_noise
-        sample_var = max(0.0, between - expected_repeat)
-    item_means = np.array([m.mean() for m in sample_means.values()])
+    if (k > 1).any():  # E[between] = sample var + repeat var / repeats
+        between = float(((means - item_means[item]) ** 2).sum() / (k - 1).sum())
+        sample_var = max(0.0, between - float(inv_reps[k > 1].mean()) * r_noise)
     item_var = None
-    if len(item_means) >= 2:
-        noise = fmean(((sample_var or 0.0) + r_noise * float(inv_reps[i].mean())) / len(m)
-                      for i, m in sample_means.items())
+    if len(k) >= 2:  # E[var of item means] = item var + (sample var + repeat var / repeats) / samples
+        noise = float((((sample_var or 0.0) + r_noise * inv_reps) / k).mean())
         item_var = max(0.0, float(np.var(item_means, ddof=1)) - noise)
-    return _sample_row(category, label, len(answers), fmean(len(m) for m in sample_means.values()),
-                       item_var, sample_var, repeat_var)
+    return _sample_row(category, label, len(k), float(k.mean()), item_var, sample_var, repeat_var)
 
 
 def sample_splits(category: str, judgements, item_ids: set[str], cells: list[Cell]) -> list[SampleSplit]:
