@@ -119,3 +119,20 @@ def test_selection_names_unknown_arms_and_stages(tmp_path):
         study.run(arms=["nope"])
     with pytest.raises(ConfigError, match="unknown stage"):
         study.run(only=["arms:other"])
+
+
+def test_an_llm_quality_arm_rates_the_pool_with_the_teacher_into_the_shared_cache(tmp_path):
+    path = write_study(tmp_path)
+    arms = ["arms=[{name: random}, {name: quality, subsets: {select: llm-quality}}]"]
+    study = Study(load_study(path, arms), source=str(path))
+    assert ran(study.run(only=["eval", "pool", "subsets"])) == {"eval", "pool", "subsets", "subsets@quality"}
+    run_dir = tmp_path / "run"
+    manifest = json.loads((run_dir / "subsets@quality" / "manifest.json").read_text())
+    assert manifest["selection"]["method"] == "llm-quality"
+    assert manifest["selection"]["settings"]["model"] == "demo-teacher"
+    assert json.loads((run_dir / "subsets" / "manifest.json").read_text())["selection"]["method"] == "random"
+    assert (run_dir / "cache" / "llm_cache.sqlite").exists()
+    units = {u.name: u for u in study.units()}
+    assert units["subsets@quality"].settings["teacher"] == {"offline_demo": True, "seed": 0}
+    assert "teacher" not in units["subsets"].settings
+    assert [u.name for u in units["train:20@quality"].after] == ["subsets@quality", "base"]

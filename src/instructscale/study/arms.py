@@ -23,7 +23,7 @@ from instructscale.errors import ConfigError
 from instructscale.runindex import DEFAULT_ARM
 from instructscale.study.config import ArmSection, BaseModelConfig, StudyConfig, SubsetsSection, validated
 
-SUBSETS_EXTRAS = ("select", "mix", "drop")  # subsets fields that arms brought; absent from old fingerprints
+SUBSETS_EXTRAS = ("select",)  # subsets fields added with arms; absent from older fingerprints
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,22 @@ def resolve_arms(cfg: StudyConfig, source: str) -> list[Arm]:
     names = [a.name for a in sections]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: arms: names must be unique, got {names}")
-    subsets_tags: list[tuple[SubsetsSection, str]] = [(cfg.subsets, "")]
+    subsets_tags: list[tuple[Any, str]] = [((cfg.subsets, ""), "")]
     base_tags: list[tuple[BaseModelConfig, str]] = [(cfg.base_model, "")]
     arms = []
     for i, section in enumerate(sections):
         subsets = validated(SubsetsSection, {**cfg.subsets.model_dump(exclude_unset=True), **section.subsets},
                             source=source, prefix=f"arms.{i}.subsets")
         base = section.base_model or cfg.base_model
+        base_tag = _shared_tag(base_tags, base, section.name)
+        ranked_by_base = (selection_block(subsets) or {}).get("method") == "ifd"  # ifd ranks with the arm's base
         train = {**cfg.train, **section.train}
         seeds = _seeds(train.pop("seeds", None), source, f"arms.{i}.train.seeds" if "seeds" in section.train
                        else "train.seeds")
         arms.append(Arm(name=section.name, subsets=subsets,
-                        subsets_tag=_shared_tag(subsets_tags, subsets, section.name), base_model=base,
-                        base_tag=_shared_tag(base_tags, base, section.name), train=train, seeds=seeds))
+                        subsets_tag=_shared_tag(subsets_tags, (subsets, base_tag if ranked_by_base else ""),
+                                                section.name),
+                        base_model=base, base_tag=base_tag, train=train, seeds=seeds))
     return arms
 
 
@@ -93,6 +96,13 @@ def subsets_settings(section: SubsetsSection) -> dict[str, Any]:
     written before selection existed keeps its fingerprints."""
     dump = section.model_dump()
     return {k: v for k, v in dump.items() if k not in SUBSETS_EXTRAS or v is not None}
+
+
+def selection_block(section: SubsetsSection) -> dict[str, Any] | None:
+    """`subsets.select` as a block of select options (a bare method name is `{method: NAME}`)."""
+    if section.select is None:
+        return None
+    return {"method": section.select} if isinstance(section.select, str) else dict(section.select)
 
 
 def _shared_tag(seen: list[tuple[Any, str]], value: Any, arm: str) -> str:

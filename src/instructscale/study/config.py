@@ -59,9 +59,7 @@ class SubsetsSection(_Section):
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
-    select: str | dict[str, Any] | None = Field(None, description="Selection method (and its options) of the subsets stage, e.g. llm-quality; None: random")
-    mix: dict[str, float] | None = Field(None, description="Category shares of every subset, e.g. {math: 0.3} (others share the rest)")
-    drop: list[str] | None = Field(None, description="Categories left out of every subset (leave-one-category-out)")
+    select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
 
 
 class BaseModelConfig(_Section):
@@ -89,7 +87,7 @@ class JudgeSection(_Section):
 
 class ArmSection(_Section):
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Arm name, shown in the report (letters, digits, '_', '.', '-')")
-    subsets: dict[str, Any] = Field(default_factory=dict, description="Fields of the study's subsets section this arm changes (select, mix, drop, sizes, ...)")
+    subsets: dict[str, Any] = Field(default_factory=dict, description="Fields of the study's subsets section this arm changes (select with its method, mix and drop; sizes, ...)")
     base_model: BaseModelConfig | None = Field(None, description="Another base model for this arm (its own scale 0); None: the study's")
     train: dict[str, Any] = Field(default_factory=dict, description="Train options this arm changes, merged over the study's train (e.g. lora, preset)")
 

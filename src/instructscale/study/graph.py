@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from instructscale.datafiles import file_sha256
 from instructscale.errors import ConfigError
 from instructscale.study import runners
-from instructscale.study.arms import Arm, ModelRef, subsets_settings, tagged
+from instructscale.study.arms import Arm, ModelRef, selection_block, subsets_settings, tagged
 from instructscale.study.units import Unit
 
 if TYPE_CHECKING:
@@ -55,25 +55,35 @@ def build_graph(study: Study) -> Graph:
     else:
         pool = g.add(Unit("pool", "pool", _file_identity(study, cfg.data.pool), run=lambda: runners.check_pool(study)))
 
+    bases: dict[str, Unit] = {}  # arm name -> its (maybe shared) base unit; added after the subsets units
+    for arm in study.arms:
+        owner = _owner(study.arms, "base_tag", arm.base_tag)
+        if owner.name in bases:
+            bases[arm.name] = bases[owner.name]
+        elif arm.base_model.tiny is not None:
+            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", {"tiny": arm.base_model.tiny, "seed": cfg.seed},
+                                   run=lambda a=arm: runners.run_base(study, a), after=[pool],
+                                   outputs=[Path(lay.base_path(arm))])
+        else:
+            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", {"path": arm.base_model.path}, run=dict)
     subsets: dict[str, Unit] = {}  # arm name -> its (maybe shared) subsets unit
     for arm in study.arms:
         owner = _owner(study.arms, "subsets_tag", arm.subsets_tag)
-        subsets[arm.name] = subsets.get(owner.name) or g.add(
-            Unit(tagged("subsets", arm.subsets_tag), "subsets", {"subsets": subsets_settings(arm.subsets),
-                                                                  "seed": cfg.seed},
-                 run=lambda a=arm: runners.run_subsets(study, a), after=[pool, evaluation],
-                 outputs=[lay.subsets_dir(arm)]),
-            _sharing(study.arms, "subsets_tag", arm.subsets_tag))
-    bases: dict[str, Unit] = {}
+        if owner.name in subsets:
+            subsets[arm.name] = subsets[owner.name]
+            continue
+        method = (selection_block(arm.subsets) or {}).get("method")
+        settings: dict[str, Any] = {"subsets": subsets_settings(arm.subsets), "seed": cfg.seed}
+        if method == "llm-quality":
+            settings["teacher"] = study.teacher_identity()  # the default rater
+        subsets[arm.name] = g.add(Unit(tagged("subsets", arm.subsets_tag), "subsets", settings,
+                                       run=lambda a=arm: runners.run_subsets(study, a),
+                                       after=[pool, evaluation, *([bases[arm.name]] if method == "ifd" else [])],
+                                       outputs=[lay.subsets_dir(arm)]),
+                                  _sharing(study.arms, "subsets_tag", arm.subsets_tag))
     for arm in study.arms:
-        owner = _owner(study.arms, "base_tag", arm.base_tag)
-        if arm.base_model.tiny is not None:
-            unit = Unit(tagged("base", arm.base_tag), "base", {"tiny": arm.base_model.tiny, "seed": cfg.seed},
-                        run=lambda a=arm: runners.run_base(study, a), after=[pool],
-                        outputs=[Path(lay.base_path(arm))])
-        else:
-            unit = Unit(tagged("base", arm.base_tag), "base", {"path": arm.base_model.path}, run=dict)
-        bases[arm.name] = bases.get(owner.name) or g.add(unit, _sharing(study.arms, "base_tag", arm.base_tag))
+        if bases[arm.name].name not in g.arms_of:
+            g.add(bases[arm.name], _sharing(study.arms, "base_tag", arm.base_tag))
 
     trains, responds = [], []
     respond_settings = cfgs["respond"].model_dump(mode="json", exclude={"models", "out", "eval", "client"})

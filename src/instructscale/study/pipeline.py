@@ -19,11 +19,11 @@ from typing import Any
 from instructscale.console import console
 from instructscale.errors import ConfigError
 from instructscale.locks import exclusive
-from instructscale.study.arms import Arm, ModelRef, resolve_arms
+from instructscale.study.arms import Arm, ModelRef, resolve_arms, selection_block
 from instructscale.study.config import JudgeSection, StudyConfig, check_cross_stage, validated
 from instructscale.study.graph import Graph, build_graph
 from instructscale.study.layout import Layout
-from instructscale.study.selection import STAGES, select
+from instructscale.study.selection import STAGES, selection_of
 from instructscale.study.units import Ledger, Unit
 
 DEMO_TEACHER_MODEL = "demo-teacher"
@@ -98,7 +98,8 @@ class Study:
                                          source=self.source, prefix="data.generate")
         cfgs["train"] = {arm.name: self._train_config(i, arm) for i, arm in enumerate(self.arms)}
         for i, arm in enumerate(self.arms):
-            self.subsets_config(arm, prefix=f"arms.{i}.subsets" if self.cfg.arms else "subsets")
+            self.subsets_config(arm, cfgs["train"][arm.name].template,
+                                prefix=f"arms.{i}.subsets" if self.cfg.arms else "subsets")
         cfgs["respond"] = self._respond_values_config({})
         cfgs["judges"] = {}
         for i, judge in enumerate(self.cfg.judges):
@@ -124,7 +125,10 @@ class Study:
                                        "base_model": self.layout.base_path(arm)},
                          source=self.source, prefix=prefix)
 
-    def subsets_config(self, arm: Arm, prefix: str = "subsets"):
+    def subsets_config(self, arm: Arm, template: str, prefix: str = "subsets"):
+        """The arm's subsets stage config. `select` may be a method name or a block of the
+        stage's select options; llm-quality rates with the teacher (`client` changes some of
+        its settings) and the study's reply cache, ifd uses the arm's base model and template."""
         from instructscale.subsets import SubsetsConfig
 
         s = arm.subsets
@@ -132,13 +136,15 @@ class Study:
             "pool": self.layout.pool_path, "sizes": s.sizes, "out": self.layout.subsets_dir(arm), "seed": self.cfg.seed,
             "stratify": s.stratify, "exclude_eval": self.layout.eval_path if s.exclude_eval_overlaps else None,
             "overlap_threshold": s.overlap_threshold}
-        for name in ("select", "mix", "drop"):
-            value = getattr(s, name)
-            if value is None:
-                continue
-            if name not in SubsetsConfig.model_fields:
-                raise ConfigError(f"{self.source}: {prefix}.{name}: the subsets stage of this version has no '{name}'")
-            values[name] = value
+        select = selection_block(s)
+        if select is not None:
+            if select.get("method") == "llm-quality":
+                select["client"] = self.teacher_client(select.get("client") or {})
+                select.setdefault("cache", self.layout.cache_path)
+            elif select.get("method") == "ifd":
+                select.setdefault("base_model", self.layout.base_path(arm))
+                select.setdefault("template", template)
+            values["select"] = {k: v for k, v in select.items() if v is not None}
         return validated(SubsetsConfig, values, source=self.source, prefix=prefix)
 
     def respond_config(self, ref: ModelRef, model_path: str, base_of: Arm | None = None):
@@ -212,7 +218,7 @@ class Study:
     def run(self, only: list[str] | None = None, start: str | None = None, force: bool = False,
             arms: list[str] | None = None) -> list[tuple[str, str]]:
         """Run the selected units in order; returns (unit, outcome) pairs."""
-        selection = select(only, start, arms, [a.name for a in self.arms])
+        selection = selection_of(only, start, arms, [a.name for a in self.arms])
         _quiet_library_progress()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         outcomes: list[tuple[str, str]] = []

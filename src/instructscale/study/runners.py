@@ -48,7 +48,7 @@ def check_pool(study: Study) -> dict[str, Any]:
 def run_subsets(study: Study, arm: Arm) -> dict[str, Any]:
     from instructscale.subsets import make_subsets
 
-    manifest = make_subsets(study.subsets_config(arm))
+    manifest = make_subsets(study.subsets_config(arm, study.stage_configs()["train"][arm.name].template))
     return {"sizes": [e.size for e in manifest.subsets], "excluded": manifest.excluded}
 
 

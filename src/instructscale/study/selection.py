@@ -34,7 +34,7 @@ class Selection:
         return self.arms is not None
 
 
-def select(only: list[str] | None, start: str | None, arms: list[str] | None, arm_names: list[str]) -> Selection:
+def selection_of(only: list[str] | None, start: str | None, arms: list[str] | None, arm_names: list[str]) -> Selection:
     only = list(only or [])
     picked_arms = [*(arms or []), *(o[len(ARM_PREFIX):] for o in only if o.startswith(ARM_PREFIX))]
     stages = [o for o in only if not o.startswith(ARM_PREFIX)]
