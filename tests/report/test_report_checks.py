@@ -197,7 +197,9 @@ def test_power_rows_in_json_csv_markdown_and_html(seeded):
     assert (out / "power.csv").read_text().splitlines()[0].startswith("category,items,step_sd")
     md = (out / "diagnostics.md").read_text()
     assert "## Power" in md and "## Judge length bias" in md and "## Training seeds" in md
-    assert "power-table" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    power_table = html[html.index('id="power-table"'):].split("</table>")[0]
+    assert f'<td class="l">Math</td><td>{ITEMS}</td><td>{m["step_mde"]:.3f}</td>' in power_table
 
 
 def test_unscored_answers_are_counted_per_category_and_scale(seeded):
