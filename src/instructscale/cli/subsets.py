@@ -27,7 +27,7 @@ def subsets(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="llm-quality: requests in flight at once."),
     prompts: str = typer.Option("zh", "--prompts", help="llm-quality: rating prompt, zh, en or a YAML file of the same shape."),
     reasks: int = typer.Option(2, "--reasks", min=0, help="llm-quality: extra asks, with a format reminder, when a reply has no valid rating."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="llm-quality: SQLite reply cache [default: llm_cache.sqlite next to --out]."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="llm-quality: SQLite reply cache (default: llm_cache.sqlite next to the --out folder)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="llm-quality: neither read nor write the reply cache."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="llm-quality: longest rater reply."),
     timeout: float = options.TIMEOUT,
