@@ -15,8 +15,11 @@ def report(
     compare: list[Path] = typer.Option([], "--compare", help="Another run directory to show side by side; repeat for more."),
     bootstrap_samples: int = typer.Option(2000, "--bootstrap-samples", min=100, help="Bootstrap resamples for the 95% CIs."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    min_slope: float = typer.Option(0.02, "--min-slope", help="Improving: slope per tenfold data at least this (and CI above 0)."),
-    poor_score: float = typer.Option(0.4, "--poor-score", help="Not improving and below this at the largest scale: flat_poor."),
+    delta: float = typer.Option(0.15, "--delta", help="Smallest gain that matters, score per tenfold data: a slope "
+                                                       "whose 95% CI lies within +-delta shows no meaningful gain."),
+    poor_score: float = typer.Option(0.4, "--poor-score", help="A flat category whose mean at the largest scale is "
+                                                               "below this (whole CI) is flat_poor."),
+    target: float = typer.Option(0.8, "--target", help="Fitted curves report the data needed to reach this score."),
 ):
     """Tables, Figure 1 (score vs data size, 95% bootstrap bands), trend verdicts, judge diagnostics
     and a self-contained HTML report with an item browser."""
@@ -25,7 +28,7 @@ def report(
 
     cfg = ReportConfig(run_dir=run_dir, out=out, primary_judge=judge, compare=compare,
                        bootstrap_samples=bootstrap_samples, seed=seed,
-                       thresholds=VerdictThresholds(min_slope=min_slope, poor_score=poor_score))
+                       thresholds=VerdictThresholds(delta=delta, poor_score=poor_score), target_score=target)
     summary = build_report(cfg)
     stdout.print(summary.table())
     if summary.unknown_models:

@@ -50,7 +50,7 @@ def score_matrix(run: RunData, category: str, judge: str | None = None) -> tuple
     return m, unscored
 
 
-def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds) -> Analysis:
+def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds, target: float = 0.8) -> Analysis:
     cells = seed_cells(run.scales)  # one per scale; repeated trainings (seeds) of a scale share one
     labels = [c.label for c in cells]
     sizes = [c.size for c in cells]
@@ -64,7 +64,7 @@ def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds
         else:
             boot = bootstrap_items(m, samples, rng)
         rows.append(summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means,
-                              boot.counts, thresholds))
+                              boot.counts, thresholds, target))
         boots.append(boot)
         unscored_all += unscored
         n_items += len(m)
@@ -76,7 +76,7 @@ def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds
         micro = Boot(sum(b.sums for b in boots), sum(b.counts for b in boots),
                      sum(b.boot_sums for b in boots), sum(b.boot_counts for b in boots))
         rows.append(summarize(MACRO, n_items, labels, sizes, unscored_all, macro_point, macro_boot,
-                              micro.counts, thresholds))
+                              micro.counts, thresholds, target))
         rows.append(summarize(MICRO, n_items, labels, sizes, unscored_all, micro.means, micro.boot_means,
-                              micro.counts, thresholds))
+                              micro.counts, thresholds, target))
     return Analysis(name=run.name, judge=run.judge, labels=labels, sizes=sizes, rows=rows)

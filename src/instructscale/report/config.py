@@ -12,30 +12,34 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Verdict = Literal["improving", "plateaued", "flat_poor", "undetermined"]
+LOG10_2 = 0.30103  # log10(2): a slope per tenfold data times this is the gain per doubling
 
 
 class VerdictThresholds(BaseModel):
-    """Score is in [0, 1]; the slope is score gained per tenfold more training data."""
+    """Score is in [0, 1]; slopes are score gained per tenfold more training data, fitted by least
+    squares against log10(training examples) over the tuned scales (size > 0)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    min_slope: float = Field(0.02, ge=0.0, description="Improving: fitted slope per 10x data at least this ...")
-    ci_excludes_zero: bool = Field(True, description="... and the lower end of its 95% CI above 0")
-    last_step_gains: bool = Field(True, description="... and, with 3+ tuned scales, the largest scale beats the one "
-                                                    "before it (paired, lower end of the 95% CI above 0): a curve "
-                                                    "that rose early and then stopped is plateaued, not improving")
-    poor_score: float = Field(0.4, ge=0.0, le=1.0,
-                              description="Not improving and the mean at the largest scale below this: flat_poor; "
-                                          "otherwise plateaued")
+    delta: float = Field(0.15, gt=0.0, description="Smallest gain that matters, per tenfold data: a slope whose 95% "
+                                                   "CI lies within +-delta is evidence of no meaningful gain")
+    late_points: int = Field(3, ge=2, description="The late slope is fitted over this many largest tuned scales")
+    poor_score: float = Field(0.4, ge=0.0, le=1.0, description="A flat category is poor when the upper end of the "
+                                                               "CI of its mean at the largest scale is below this, "
+                                                               "good when the lower end is at or above it")
 
     def describe(self) -> str:
-        ci = " and the lower end of its 95% bootstrap CI is above 0" if self.ci_excludes_zero else ""
-        last = (", and (with three or more tuned scales) the largest scale still beats the one before it "
-                "(paired bootstrap over items, lower end of the 95% CI above 0)") if self.last_step_gains else ""
-        return (f"improving: the slope of mean score against log10(training examples), fitted over the tuned "
-                f"scales (size > 0), is at least {self.min_slope:g} per tenfold data{ci}{last}; "
-                f"flat_poor: not improving and the mean score at the largest scale is below {self.poor_score:g}; "
-                f"plateaued: neither; undetermined: fewer than two tuned scales with scores.")
+        d = f"{self.delta:g}"
+        return (f"slopes are score per tenfold data against log10(training examples) over the tuned scales; the "
+                f"late slope uses the {self.late_points} largest tuned scales; delta = {d} per tenfold data "
+                f"(= {self.delta * LOG10_2:.3f} per doubling) is the smallest gain that matters; all CIs are 95% "
+                f"paired bootstrap over items. improving: the late slope's CI is above 0 (evidence of gain at "
+                f"the top of the range) and not entirely below delta. plateaued: the late slope's CI lies within "
+                f"+-{d} (evidence of no meaningful gain at the top), unless flat_poor applies. flat_poor: the "
+                f"whole-range slope's CI lies within +-{d} and does not lie above 0, and the mean at the largest "
+                f"scale is poor (CI below {self.poor_score:g}); the same with a good level (CI at or above "
+                f"{self.poor_score:g}) is plateaued. undetermined: none of these is shown (or fewer than two tuned "
+                f"scales have scores); the report says what would decide it.")
 
 
 class ReportConfig(BaseModel):
@@ -48,6 +52,8 @@ class ReportConfig(BaseModel):
     bootstrap_samples: int = Field(2000, ge=100, description="Bootstrap resamples for every CI")
     seed: int = Field(0, description="Seed of the bootstrap")
     thresholds: VerdictThresholds = Field(default_factory=VerdictThresholds)
+    target_score: float = Field(0.8, gt=0.0, le=1.0, description="Fitted curves report the data needed to reach "
+                                                                 "this mean score")
     compare: list[Path] = Field(default_factory=list, description="Other run directories shown side by side")
     max_answer_chars: int = Field(4000, ge=100, description="Answers longer than this are cut in the item browser")
 

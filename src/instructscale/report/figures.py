@@ -1,5 +1,7 @@
 """Figure 1 of the study: mean score against training-data size, one panel per category
-plus an overall (macro) panel, log data axis, 95% bootstrap bands.
+plus an overall (macro) panel, log data axis: measured means with 95% bootstrap CIs, and
+the fitted curve (report/fits.py) with its 95% band, dashed past the largest scale where
+it is an extrapolation.
 
 The untuned base model (size 0) has no place on a log axis; it is drawn one decade left
 of the smallest tuned scale, labelled "base", joined by a dotted line and set apart by
@@ -44,7 +46,8 @@ def figure1(analyses: list[Analysis], out_stem: Path) -> dict[str, str]:
         if k + NCOLS >= len(panels):  # the lowest panel of each column
             ax.set_xlabel("training examples")
     title = " vs ".join(a.name for a in analyses)
-    fig.suptitle(f"Score vs instruction data size: {title} (judge: {analyses[0].judge}; bands: 95% bootstrap CI)",
+    fig.suptitle(f"Score vs instruction data size: {title} (judge: {analyses[0].judge}; "
+                 f"points: means, 95% CI; lines: fitted curves, 95% band, dashed = extrapolated)",
                  fontsize=11)
     if len(analyses) > 1:
         handles, names = axes.flat[0].get_legend_handles_labels()
@@ -102,20 +105,30 @@ def _curve(ax, row, pos, color, name):
     base = [c for c in row.cells if c.size == 0 and c.mean is not None]
     tuned = [c for c in row.cells if c.size > 0 and c.mean is not None]
     xs = [pos[c.size] for c in tuned]
-    ax.plot(xs, [c.mean for c in tuned], "-o", color=color, ms=3.5, lw=1.5, label=name)
-    band = [c for c in tuned if c.ci_low is not None]
-    if band:
-        ax.fill_between([pos[c.size] for c in band], [c.ci_low for c in band], [c.ci_high for c in band],
-                        color=color, alpha=0.18, lw=0)
-    for c in base:
-        ax.errorbar([pos[0]], [c.mean], yerr=[[c.mean - (c.ci_low or c.mean)], [(c.ci_high or c.mean) - c.mean]],
-                    fmt="s", color=color, ms=3.5, capsize=2, lw=1)
+    for c in [*base, *tuned]:
+        lo, hi = c.ci_low if c.ci_low is not None else c.mean, c.ci_high if c.ci_high is not None else c.mean
+        ax.errorbar([pos[c.size]], [c.mean], yerr=[[c.mean - lo], [hi - c.mean]], fmt="s" if c.size == 0 else "o",
+                    color=color, ms=3.5, capsize=2, lw=1, label=name if c is tuned[-1] else None)
+    if base and tuned:
+        ax.plot([pos[0], xs[0]], [base[0].mean, tuned[0].mean], ":", color=color, lw=1)
+    fit = row.fit
+    if fit is None:
         if tuned:
-            ax.plot([pos[0], xs[0]], [c.mean, tuned[0].mean], ":", color=color, lw=1)
+            ax.plot(xs, [c.mean for c in tuned], "-", color=color, lw=1)
+        return
+    n_max = max(c.size for c in tuned)
+    inside = [k for k, n in enumerate(fit.curve_sizes) if n <= n_max * 1.0001]
+    past = [k for k, n in enumerate(fit.curve_sizes) if n >= n_max * 0.9999]
+    for ks, style in ((inside, "-"), (past, "--")):
+        sizes = [fit.curve_sizes[k] for k in ks]
+        ax.plot(sizes, [fit.curve[k] for k in ks], style, color=color, lw=1.5)
+        ax.fill_between(sizes, [fit.curve_low[k] for k in ks], [fit.curve_high[k] for k in ks], color=color,
+                        alpha=0.16 if style == "-" else 0.08, lw=0)
 
 
 def _axes(ax, pos, title):
     ax.set_xscale("log")
+    ax.set_xlim(min(pos.values()) / 1.6, max(pos.values()) * 2.3)  # room for the extrapolated doubling
     ticks = sorted(pos.items())
     ax.set_xticks([p for _, p in ticks], [_tick(s) for s, _ in ticks], fontsize=7)
     ax.minorticks_off()

@@ -12,13 +12,13 @@ from instructscale.report.analysis import Analysis
 from instructscale.report.config import ReportConfig
 from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
-from instructscale.report.tables import union_categories, union_labels, display_name, fmt
+from instructscale.report.tables import FITS_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
 
 TEMPLATE = "data/report/report.html.j2"
 
 
 def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str, str], health, agreement,
-                composition: list[dict], compare: list[Analysis], checks=None) -> str:
+                composition: list[dict], compare: list[Analysis], checks=None, arms=None) -> str:
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -28,6 +28,9 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         name=a.name, judge=a.judge, bootstrap_samples=cfg.bootstrap_samples, seed=cfg.seed,
         scales=[{"label": lab, "size": s} for lab, s in zip(a.labels, a.sizes)],
         rows=[_row(r) for r in a.rows], rule=cfg.thresholds.describe(),
+        fits=[{"display": display_name(r.category), "category": r.category, **fit_cells(r.fit, a.sizes),
+               "late": _slope_text(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high)} for r in a.rows],
+        fits_note=FITS_NOTE, target=cfg.target_score, delta=cfg.thresholds.delta,
         pair_names=[f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else [],
         figure1=_b64(figures["figure1_png"]),
         health=[{**h.model_dump(), "repeat_spread": fmt(h.repeat_spread)} for h in health],
@@ -35,12 +38,15 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         composition=composition, composition_categories=comp_cats,
         composition_figure=_b64(figures["composition_png"]) if composition else "",
         compare=_compare(compare, figures) if compare else None, checks=checks_view(checks, a.labels),
+        arms=_arms(arms) if arms else None,
         categories=run.categories, items_json=_json_for_script(item_data(run, cfg.max_answer_chars)))
 
 
 def item_data(run: RunData, max_chars: int) -> dict:
-    """Per item: question, reference, every scale's first answer and every judge's score."""
-    judges = list(run.scores)
+    """Per item: question, reference, every model's first answer (every arm, scale and
+    training seed) and every judge's score; `change` is over the first arm's scales."""
+    judges = list(run.scales and run.scores)
+    arms = list(dict.fromkeys(s.arm for s in run.index.scales))
     items = []
     for item in sorted(run.items.values(), key=lambda i: (run.categories.index(i.category), i.id)):
         answers = []
@@ -53,12 +59,42 @@ def item_data(run: RunData, max_chars: int) -> dict:
             for j in judges:
                 s = run.scores[j].get((scale.model, item.id))
                 scores[j] = None if s is None else s.score
-            answers.append({"label": scale.label, "response": text, "scores": scores})
-        primary = [a["scores"][run.judge] for a in answers if a["scores"][run.judge] is not None]
+            label = scale.label if scale.seed is None or not _replicated(run, scale) else f"{scale.label} seed {scale.seed}"
+            answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores})
+        primary = [a["scores"][run.judge] for a in answers
+                   if a["scores"][run.judge] is not None and a["arm"] == arms[0]]
         items.append({"id": item.id, "category": item.category, "question": item.question,
                       "reference": item.reference, "answers": answers,
                       "change": round(primary[-1] - primary[0], 4) if len(primary) > 1 else None})
-    return {"judges": judges, "primary": run.judge, "scales": [s.label for s in run.scales], "items": items}
+    return {"judges": judges, "primary": run.judge, "scales": [s.label for s in run.scales], "arms": arms,
+            "items": items}
+
+
+def _replicated(run: RunData, scale) -> bool:
+    """Whether the scale was trained with several seeds (its answers are then told apart by seed)."""
+    return sum(s.arm == scale.arm and s.size == scale.size for s in run.scales) > 1
+
+
+def _arms(arms) -> dict:
+    """Per-arm verdict table, arm-versus-arm differences and training-data composition."""
+    first = arms.analyses[0]
+    verdicts = [{"display": display_name(r.category), "category": r.category,
+                 "cells": [_arm_cell(x.row(r.category)) for x in arms.analyses]} for r in first.rows]
+    diffs = [{**d.model_dump(), "display": display_name(d.category),
+              "text": "-" if d.delta is None else f"{fmt(d.delta, sign=True)} [{fmt(d.ci_low, sign=True)}, "
+                                                  f"{fmt(d.ci_high, sign=True)}]"} for d in arms.differences]
+    comps = [{"arm": arm, "categories": list(dict.fromkeys(c for s in comp for c in s["counts"])), "subsets": comp}
+             for arm, comp in arms.compositions.items()]
+    return {"names": [x.name for x in arms.analyses], "verdicts": verdicts, "differences": diffs,
+            "baseline": first.name, "compositions": comps}
+
+
+def _arm_cell(r) -> dict:
+    if r is None:
+        return {"means": "-", "verdict": "-"}
+    return {"means": " → ".join(fmt(c.mean) for c in r.cells), "slope": _slope_text(r.trend.slope, r.trend.ci_low,
+                                                                                     r.trend.ci_high),
+            "verdict": r.trend.verdict}
 
 
 def _row(r) -> dict:
@@ -66,11 +102,13 @@ def _row(r) -> dict:
     return {"category": r.category, "display": display_name(r.category), "n_items": r.items,
             "cells": [{"mean": fmt(c.mean), "ci": f"[{fmt(c.ci_low)}, {fmt(c.ci_high)}]",
                        "scored_items": c.scored_items, "unscored": c.unscored} for c in r.cells],
-            "slope": "-" if t.slope is None else f"{fmt(t.slope, sign=True)} [{fmt(t.ci_low, sign=True)}, "
-                                                 f"{fmt(t.ci_high, sign=True)}]",
-            "verdict": t.verdict,
+            "slope": _slope_text(t.slope, t.ci_low, t.ci_high), "verdict": t.verdict, "decide": t.decide,
             "pairs": [{"delta": fmt(p.delta, sign=True), "ci": f"[{fmt(p.ci_low, sign=True)}, {fmt(p.ci_high, sign=True)}]",
                        "p": fmt(p.p_not_better, 2)} for p in r.pairs]}
+
+
+def _slope_text(slope, lo, hi) -> str:
+    return "-" if slope is None else f"{fmt(slope, sign=True)} [{fmt(lo, sign=True)}, {fmt(hi, sign=True)}]"
 
 
 def _compare(analyses: list[Analysis], figures: dict[str, str]) -> dict:

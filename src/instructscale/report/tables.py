@@ -11,7 +11,17 @@ from instructscale.categories import CATEGORY_IDS, get_category
 from instructscale.datafiles import write_json, write_text
 from instructscale.report.analysis import MACRO, MICRO, Analysis
 from instructscale.report.config import VerdictThresholds
+from instructscale.report.fits import REACH, CurveFit, Estimate
 from instructscale.report.stats import CategoryResult
+
+
+FITS_NOTE = ("Per category the mean scores at the tuned scales are fitted by a log-linear curve "
+             "(a + b log10 N) and, with four or more tuned scales, a saturating one (a - c (N/N_max)^-alpha); the "
+             "form with the lower AIC is used, and every bootstrap draw refits and picks again, so the CIs include "
+             "which form fits. Gain per doubling: fitted score at twice the largest scale minus at the largest "
+             f"(an extrapolation). Data needed: training examples at which the fitted curve reaches the target "
+             f"(searched up to {REACH}x the largest scale; beyond the largest scale it is an extrapolation). "
+             "Flattens at: where the fitted slope falls below delta per tenfold data.")
 
 
 def display_name(category: str) -> str:
@@ -30,6 +40,44 @@ def fmt_ci(mean, lo, hi, sign: bool = False) -> str:
     return f"{fmt(mean, sign=sign)} [{fmt(lo, sign=sign)}, {fmt(hi, sign=sign)}]" if mean is not None else "-"
 
 
+def fmt_size(n: float | None, n_max: float) -> str:
+    """A number of training examples; None = not within REACH x the largest scale."""
+    if n is None:
+        return f">{fmt_size(REACH * n_max, n_max)}"
+    if n == 0:
+        return "0"
+    for unit, div in (("M", 1e6), ("K", 1e3)):
+        if n >= div / 10:
+            return f"{n / div:.2g}{unit}"
+    return f"{n:.2g}"
+
+
+def fmt_estimate_size(e: Estimate, n_max: float) -> str:
+    """'1.3M [0.9M, 2.4M]'; past the largest scale marked 'extrapolated'; 0 = reached at the smallest scale."""
+    if e.value == 0:
+        head = "already at the smallest scale"
+    elif e.value is None:
+        head = f"not within {REACH}x ({fmt_size(None, n_max)})"
+    else:
+        head = fmt_size(e.value, n_max) + (" (extrapolated)" if e.extrapolated else "")
+    return f"{head} [{fmt_size(e.ci_low, n_max)}, {fmt_size(e.ci_high, n_max)}]"
+
+
+def fit_cells(fit: CurveFit | None, sizes: list[int]) -> dict[str, str]:
+    """The fitted-curve numbers as text, for Markdown and HTML."""
+    if fit is None:
+        return {"form": "-", "doubling": "-", "needed": "-", "flattens": "-"}
+    n_max = max(sizes)
+    g = fit.doubling_gain
+    flat = fit.flattens_at
+    return {"form": fit.form, "doubling": fmt_ci(g.value, g.ci_low, g.ci_high, sign=True),
+            "needed": fmt_estimate_size(fit.data_needed, n_max),
+            "flattens": ("flat from the smallest scale" if flat.value == 0 else
+                         f"not within {REACH}x" if flat.value is None else
+                         fmt_size(flat.value, n_max) + (" (extrapolated)" if flat.extrapolated else ""))
+                        + f" [{fmt_size(flat.ci_low, n_max)}, {fmt_size(flat.ci_high, n_max)}]"}
+
+
 def write_tables(a: Analysis, thresholds: VerdictThresholds, out: Path) -> dict[str, str]:
     """scores.csv (wide), scores_long.csv (with CIs), scores.json (everything), scores.md."""
     files = {"csv": out / "scores.csv", "csv_long": out / "scores_long.csv", "json": out / "scores.json",
@@ -44,13 +92,26 @@ def write_tables(a: Analysis, thresholds: VerdictThresholds, out: Path) -> dict[
 def wide_rows(a: Analysis) -> list[dict]:
     out = []
     for r in a.rows:
+        t, f = r.trend, r.fit
         row = {"category": r.category, "items": r.items}
         row.update({f"mean@{c.label}": _round(c.mean) for c in r.cells})
         row.update({f"scored@{c.label}": c.scored_items for c in r.cells})
         row.update({f"unscored@{c.label}": c.unscored for c in r.cells})
-        row.update({"slope_per_10x": _round(r.trend.slope), "verdict": r.trend.verdict})
+        row.update({"slope_per_10x": _round(t.slope), "slope_ci_low": _round(t.ci_low),
+                    "slope_ci_high": _round(t.ci_high), "late_slope_per_10x": _round(t.late_slope),
+                    "late_ci_low": _round(t.late_ci_low), "late_ci_high": _round(t.late_ci_high),
+                    "verdict": t.verdict, "decide": t.decide, "fit": f.form if f else None})
+        for name, est in _fit_estimates(f):
+            row.update({name: _round(est.value) if est else None, f"{name}_ci_low": _round(est.ci_low) if est else None,
+                        f"{name}_ci_high": _round(est.ci_high) if est else None})
         out.append(row)
     return out
+
+
+def _fit_estimates(f: CurveFit | None) -> list[tuple[str, Estimate | None]]:
+    """Column name and estimate; sizes of None mean 'not within REACH x the largest scale'."""
+    return [("doubling_gain", f and f.doubling_gain), ("data_needed", f and f.data_needed),
+            ("flattens_at", f and f.flattens_at)]
 
 
 def long_rows(a: Analysis, run: str | None = None) -> list[dict]:
@@ -64,6 +125,7 @@ def to_json(a: Analysis, thresholds: VerdictThresholds) -> dict:
     return {"name": a.name, "judge": a.judge, "confidence": 0.95,
             "scales": [{"label": lab, "size": s} for lab, s in zip(a.labels, a.sizes)],
             "thresholds": {**thresholds.model_dump(), "rule": thresholds.describe()},
+            "fits": FITS_NOTE,
             "rows": [r.model_dump() for r in a.rows]}
 
 
@@ -75,7 +137,18 @@ def markdown(a: Analysis, thresholds: VerdictThresholds) -> str:
                          *[f"{fmt(c.mean)} ({c.scored_items})" for c in r.cells],
                          fmt_ci(r.trend.slope, r.trend.ci_low, r.trend.ci_high, sign=True), r.trend.verdict]
                         for r in a.rows])
-    lines += ["", f"Verdict rule: {thresholds.describe()}", "", "## Adjacent scales (paired bootstrap over items)", ""]
+    lines += ["", f"Verdict rule: {thresholds.describe()}", ""]
+    lines += [f"- {display_name(r.category)} is undetermined: {r.trend.decide}." for r in a.rows if r.trend.decide]
+    lines += ["", "## Fitted curves", "", FITS_NOTE, ""]
+    target = next((r.fit.target for r in a.rows if r.fit), None)
+    lines += _md_table(["category", "form", "late slope per 10x [95% CI]",
+                        f"gain per doubling past {a.labels[-1]} [95% CI]",
+                        f"data to reach {fmt(target, 2)} [95% CI]", f"flattens (slope < {thresholds.delta:g}) at"],
+                       [[display_name(r.category), cells["form"],
+                         fmt_ci(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high, sign=True),
+                         cells["doubling"], cells["needed"], cells["flattens"]]
+                        for r in a.rows for cells in [fit_cells(r.fit, a.sizes)]])
+    lines += ["", "## Adjacent scales (paired bootstrap over items)", ""]
     pairs = [f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else []
     lines += _md_table(["category", *pairs],
                        [[display_name(r.category), *[fmt_ci(p.delta, p.ci_low, p.ci_high, sign=True) for p in r.pairs]]
