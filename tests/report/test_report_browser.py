@@ -1,5 +1,6 @@
 """The HTML report in a real headless browser (Chromium): the table, the figures and the item
-browser render, and the browser's filters work. Skipped where no Chromium is installed."""
+browser render, and the browser's filters work. Skipped where no Chromium is installed; CI
+installs it and requires it."""
 
 import re
 import shutil
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 
 from instructscale.report import ReportConfig, build_report
+from needs import needs
 from report_synth import make_run
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_report_html.sh"
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium (apt-get install chromium)")
+pytestmark = needs("chromium", BROWSER is not None, "apt-get install chromium fonts-noto-cjk (as root: make setup-full)")
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,10 @@ def _convert(gguf: Path, digest: str, folder: Path) -> None:
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot read GGUF file {gguf}: {exc}") from None
-    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):  # the weights are saved dequantized
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
     folder.parent.mkdir(parents=True, exist_ok=True)

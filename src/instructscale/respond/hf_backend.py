@@ -7,17 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from instructscale.errors import ConfigError
+from instructscale.models.gguf import resolve_model_path
 from instructscale.respond.backend import Answer, Emit, Job, batch_seed
-from instructscale.respond.prompts import adapter_base, cut_at_stop, resolve_template
+from instructscale.respond.prompts import adapter_base, cut_at_stop, drop_broken_tail, resolve_template
 from instructscale.train.data import encode_prompt
 
 
 class HFBackend:
     def __init__(self, cfg, spec):
         self.cfg, self.gen = cfg, cfg.generation()
-        self.template = resolve_template(spec.path, cfg.template, cfg.stop)
         self.device = pick_device(cfg.device)
         self.tokenizer, self.model = load_model(spec.path, self.device, pick_dtype(cfg.dtype, self.device))
+        self.template = resolve_template(spec.path, cfg.template, cfg.stop, tokenizer=self.tokenizer)
         self.settings = {"template": self.template.name, "stop": self.template.stop, "device": self.device,
                          "dtype": str(self.model.dtype).removeprefix("torch.")}
 
@@ -75,8 +76,11 @@ class HFBackend:
         ids = new[:new.index(eos)] if hit_eos else [t for t in new if t != self.tokenizer.pad_token_id]
         text, hit_stop = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), self.template.stop)
         generated = len(ids) + hit_eos
+        truncated = not hit_eos and not hit_stop and generated >= self.gen.max_new_tokens
+        if truncated:
+            text = drop_broken_tail(text)
         return Answer(text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=generated,
-                          truncated=not hit_eos and not hit_stop and generated >= self.gen.max_new_tokens)
+                      truncated=truncated)
 
 
 def pick_device(device: str) -> str:
@@ -100,11 +104,13 @@ def pick_dtype(dtype: str, device: str):
 
 
 def load_model(path: str, device: str, dtype):
-    """(tokenizer, model) for a full model folder or Hub id, or a base model plus a PEFT
-    adapter (the adapter folder's adapter_config.json names the base)."""
+    """(tokenizer, model) for a full model folder, Hub id or `.gguf` file, or a base model plus
+    a PEFT adapter (the adapter folder's adapter_config.json names the base)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    path = resolve_model_path(path)
     base = adapter_base(path)
+    base = resolve_model_path(base) if base else None
     tok_source = path if base is None or Path(path, "tokenizer_config.json").is_file() else base
     try:
         tokenizer = AutoTokenizer.from_pretrained(tok_source)

@@ -9,6 +9,7 @@ import asyncio
 from instructscale.llm import ChatClient
 from instructscale.llm.client import OPENAI_URL
 from instructscale.respond.backend import Answer, Emit, Job
+from instructscale.respond.prompts import drop_broken_tail
 
 
 class OpenAIBackend:
@@ -58,8 +59,10 @@ class OpenAIBackend:
                                    seed=self.cfg.seed + job.sample)
         if not result.ok:
             return Answer(text="", error=result.error)
-        return Answer(text=result.text.strip(), prompt_tokens=result.prompt_tokens,
-                          completion_tokens=result.completion_tokens, truncated=result.finish_reason == "length")
+        truncated = result.finish_reason == "length"
+        text = drop_broken_tail(result.text) if truncated else result.text
+        return Answer(text=text.strip(), prompt_tokens=result.prompt_tokens,
+                      completion_tokens=result.completion_tokens, truncated=truncated)
 
     def close(self) -> None:
         pass

@@ -1,8 +1,9 @@
 """How a model is asked: the template and stop strings it was trained with.
 
 `train` writes them into MODEL/instructscale.json; an explicit template (a built-in name
-or a format string with {instruction}) wins; a model without metadata (a base model, a
-Hub checkpoint) falls back to the study's `belle` format with a warning.
+or a format string with {instruction}) wins; a model without metadata (a Hub checkpoint,
+a raw instruct model) is asked through its tokenizer's chat template, the format it was
+tuned on, and only a tokenizer without one falls back to the study's `belle` format.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from instructscale.templates import PromptTemplate, get_template
 METADATA = "instructscale.json"  # written by instructscale.train.run
 ADAPTER_CONFIG = "adapter_config.json"  # written by peft next to adapter weights
 DEFAULT_TEMPLATE = "belle"
+CHAT_TEMPLATE = "chat"
 
 
 def read_metadata(model_path: str) -> dict:
@@ -30,8 +32,10 @@ def read_metadata(model_path: str) -> dict:
         raise InputError(f"broken JSON: {exc.msg}", path=path, line=exc.lineno) from None
 
 
-def resolve_template(model_path: str, explicit: str | None = None, stop: list[str] | None = None) -> PromptTemplate:
-    """The template to ask `model_path` with; `stop` replaces the template's stop strings."""
+def resolve_template(model_path: str, explicit: str | None = None, stop: list[str] | None = None,
+                     tokenizer=None) -> PromptTemplate:
+    """The template to ask `model_path` with; `stop` replaces the template's stop strings.
+    `tokenizer` (the loaded one) decides the default for a model without metadata."""
     if explicit:
         template = _explicit(explicit)
     else:
@@ -42,9 +46,13 @@ def resolve_template(model_path: str, explicit: str | None = None, stop: list[st
             except ValueError as exc:
                 raise InputError(f"bad template in metadata: {exc}", path=Path(model_path) / METADATA,
                                  field="template") from None
+        elif getattr(tokenizer, "chat_template", None):
+            console.print(f"{model_path} has no {METADATA}: asking it through its tokenizer's chat template "
+                          "(pass --template to choose)")
+            template = get_template(CHAT_TEMPLATE)
         else:
-            console.print(f"[yellow]{model_path} has no {METADATA}: asking it with the '{DEFAULT_TEMPLATE}' "
-                          "template (pass --template to choose)")
+            console.print(f"[yellow]{model_path} has no {METADATA} and no chat template: asking it with the "
+                          f"'{DEFAULT_TEMPLATE}' template (pass --template to choose)")
             template = get_template(DEFAULT_TEMPLATE)
     if stop is not None:
         template = template.model_copy(update={"stop": list(stop)})
@@ -72,6 +80,12 @@ def adapter_base(model_path: str) -> str | None:
     if not base:
         raise InputError("adapter names no base model (base_model_name_or_path)", path=path)
     return base
+
+
+def drop_broken_tail(text: str) -> str:
+    """An answer cut at the token limit can end inside a multi-byte character, which decodes
+    to U+FFFD; those trailing replacement characters are not part of the answer."""
+    return text.rstrip("\ufffd")
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from instructscale.errors import require_extra
 from instructscale.respond.backend import Answer, Emit, Job, batch_seed
 from instructscale.respond.hf_backend import pick_device
-from instructscale.respond.prompts import adapter_base, cut_at_stop, resolve_template
+from instructscale.models.gguf import resolve_model_path
+from instructscale.respond.prompts import adapter_base, cut_at_stop, drop_broken_tail, resolve_template
 from instructscale.train.data import encode_prompt
 
 CHUNK_BATCHES = 8  # batch_size x this many prompts per vLLM call
@@ -18,17 +19,19 @@ class VLLMBackend:
     def __init__(self, cfg, spec):
         vllm = require_extra("vllm", "vllm", "the vllm respond backend")
         self.cfg, self.gen, self._vllm = cfg, cfg.generation(), vllm
-        self.template = resolve_template(spec.path, cfg.template, cfg.stop)
-        base = adapter_base(spec.path)
+        path = resolve_model_path(spec.path)
+        base = adapter_base(path)
+        base = resolve_model_path(base) if base else None
         dtype = "auto" if cfg.dtype == "auto" else cfg.dtype
-        self.llm = vllm.LLM(model=base or spec.path, tokenizer=spec.path, dtype=dtype, seed=cfg.seed,
+        self.llm = vllm.LLM(model=base or path, tokenizer=path, dtype=dtype, seed=cfg.seed,
                             enable_lora=base is not None, device=pick_device(cfg.device))
         self.lora = None
         if base is not None:
             from vllm.lora.request import LoRARequest
 
-            self.lora = LoRARequest(spec.name, 1, spec.path)
+            self.lora = LoRARequest(spec.name, 1, path)
         self.tokenizer = self.llm.get_tokenizer()
+        self.template = resolve_template(spec.path, cfg.template, cfg.stop, tokenizer=self.tokenizer)
         self.settings = {"template": self.template.name, "stop": self.template.stop, "vllm": vllm.__version__}
 
     def generate(self, jobs: list[Job], emit: Emit) -> None:
@@ -51,9 +54,11 @@ class VLLMBackend:
 
     def _result(self, out) -> Answer:
         completion = out.outputs[0]
+        truncated = completion.finish_reason == "length"
         text, _ = cut_at_stop(completion.text, self.template.stop)
+        text = drop_broken_tail(text) if truncated else text
         return Answer(text=text.strip(), prompt_tokens=len(out.prompt_token_ids),
-                          completion_tokens=len(completion.token_ids), truncated=completion.finish_reason == "length")
+                      completion_tokens=len(completion.token_ids), truncated=truncated)
 
     def close(self) -> None:
         del self.llm

@@ -1,0 +1,19 @@
+"""Tests that need an optional tool or package (Chromium, the packaged SmolLM2, llama.cpp's
+server) skip with the install command where it is missing. CI installs them all and lists
+them in INSTRUCTSCALE_REQUIRED_DEPS, where a missing one fails instead: a skip there would
+hide that the test never ran."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+REQUIRED_ENV = "INSTRUCTSCALE_REQUIRED_DEPS"
+
+
+def needs(dep: str, available: bool, install: str):
+    """A skip mark for use as `pytestmark`; fails the module where `dep` is required."""
+    if not available and dep in os.environ.get(REQUIRED_ENV, "").split():
+        pytest.fail(f"{dep} is missing but {REQUIRED_ENV} requires it ({install})", pytrace=False)
+    return pytest.mark.skipif(not available, reason=f"needs {dep}: {install}")
