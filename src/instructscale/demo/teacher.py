@@ -229,8 +229,10 @@ def _requested(prompt: str) -> tuple[int, int]:
 
 
 def _is_rating(system: str, user: str) -> bool:
-    has_response = re.search(r"^\s*(回答|Response)\s*[:：]", user, re.M | re.I)
-    return bool(has_response) and bool(re.search(r"评分|rate|rating", system + user, re.I))
+    """Unnumbered 指令/回答 lines (generation prompts number theirs) and a word about rating."""
+    labels = all(re.search(rf"^\s*({names})\s*[:：]", user, re.M | re.I)
+                 for names in (_RATING_FIELDS["instruction"], _RATING_FIELDS["output"]))
+    return labels and bool(re.search(r"评分|\brat(e|ing)\b", system + user, re.I))
 
 
 def _judge_fields(user: str) -> dict[str, str]:
