@@ -24,6 +24,8 @@ def teacher(
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     seed: int = typer.Option(0, help="Seed of the world and of the teacher's replies."),
     latency: float = typer.Option(0.0, help="Seconds added to every reply (to mimic a real API)."),
+    noise_rate: float = typer.Option(0.0, "--noise-rate", min=0.0, max=1.0,
+                                     help="Share of generated tasks with a planted wrong or useless answer (rated low when asked)."),
 ):
     """Serve the offline teacher as an OpenAI-compatible API until interrupted.
 
@@ -33,7 +35,7 @@ def teacher(
     from instructscale.demo.teacher import make_teacher
     from instructscale.llm.fake_server import FakeServer
 
-    srv = FakeServer(responder=make_teacher(seed), host=host, port=port, latency_s=latency, model="demo-teacher")
+    srv = FakeServer(responder=make_teacher(seed, noise_rate), host=host, port=port, latency_s=latency, model="demo-teacher")
     console.print(f"demo teacher serving on {srv.base_url} (model 'demo-teacher'); Ctrl-C to stop")
     try:
         srv.serve_forever()
