@@ -288,3 +288,22 @@ def test_methods_needing_options_fail_early(tmp_path):
         SelectConfig(mix="math0.3")
     with pytest.raises(ConfigError, match="add up to 1.2"):
         SelectConfig(mix="math=0.6,code=0.6")
+
+
+def test_failed_rating_calls_stop_before_any_subset_and_a_rerun_asks_only_those(fake_server, tmp_path):
+    from instructscale.llm.fake_server import Fault
+    from instructscale.llm.failures import ApiFailureError
+
+    srv = fake_server(["评分: 4\n理由: 好"])
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, sample_tasks(20, seed=4))
+    srv.push_faults([Fault.server_error()] * 3)
+    select = SelectConfig(method="llm-quality", cache=tmp_path / "c.sqlite",
+                          client=ClientConfig(base_url=srv.base_url, model="m", max_attempts=1, concurrency=1))
+    cfg = SubsetsConfig(pool=pool, sizes=[5, 10], out=tmp_path / "o", select=select)
+    with pytest.raises(ApiFailureError, match="3 of 20 API calls failed"):
+        make_subsets(cfg)
+    assert not (tmp_path / "o" / "manifest.json").exists()
+    before = srv.request_count
+    m = make_subsets(cfg)
+    assert srv.request_count - before == 3 and m.selection.summary["rated"] == 20

@@ -27,6 +27,7 @@ from instructscale.records import InstructionExample
 BUILTIN = ("zh", "en")
 MAX_RATING = 5.0
 CACHE_TAG = "rate"  # keeps rating replies apart from other stages' replies to the same messages
+API_ERROR = "api: "  # reason prefix of a rating whose call failed (not cached: a rerun asks again)
 ASSUMED_REPLY_TOKENS = 40  # dry-run guess: a score line and a one-sentence reason
 
 _LABEL = r"(?:评分|得分|分数|打分|score|rating)"
@@ -120,7 +121,9 @@ async def _rate_all(examples, client_cfg, prompt, reasks, cache_path):
         if cache is not None:
             cache.close()
     rated = sum(r.score is not None for r in ratings)
+    failed = [r.reason for r in ratings if r.reason and r.reason.startswith(API_ERROR)]
     return ratings, {"rated": rated, "unrated": len(ratings) - rated, "reasks": sum(r.reasks for r in ratings),
+                     "api_failures": len(failed), "last_api_error": failed[-1] if failed else None,
                      "requests": client.usage.requests, "cache_hits": hits, "usage": client.usage.summary()}
 
 
@@ -133,7 +136,7 @@ async def _rate_one(client: ChatClient, cache: ReplyCache | None, prompt: Rating
         result = await cached_chat(client, cache, messages, tag=CACHE_TAG)
         asked += result.attempts > 0
         if not result.ok:
-            return Rating(None, f"api: {result.error}", asked, attempt)
+            return Rating(None, API_ERROR + result.error, asked, attempt)
         parsed = parse_rating(result.text)
         if parsed.score is not None:
             return Rating(parsed.score, parsed.reason, asked, attempt)

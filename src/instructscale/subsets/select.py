@@ -100,10 +100,13 @@ def rank_pool(pool: list[InstructionExample], cfg: SelectConfig, seed: int, out:
         scores = [float(len(ex.output)) for ex in pool]
         return Ranking(sorted(range(len(pool)), key=lambda i: (-scores[i], tiebreak[i])), scores)
     if cfg.method == "llm-quality":
+        from instructscale.llm.failures import raise_for_failures
         from instructscale.subsets.quality import load_rating_prompt, rate_examples
 
         ratings, summary = rate_examples(pool, cfg.client, load_rating_prompt(cfg.prompts), reasks=cfg.reasks,
                                          cache_path=cfg.cache_path(out))
+        # a ranking with failed calls is not the ranking a complete run gives: no subsets from it
+        raise_for_failures("subsets (llm-quality)", summary["api_failures"], len(pool), 0.0, summary["last_api_error"])
         scores = [r.score for r in ratings]
         order = sorted(range(len(pool)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), tiebreak[i]))
         return Ranking(order, scores, [r.reason for r in ratings], summary)
