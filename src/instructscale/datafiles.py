@@ -273,6 +273,22 @@ def atomic_write(path: str | Path, body) -> None:
         raise
 
 
+def prepare_output(path: str | Path) -> Path:
+    """Check, before any work, that `path` can be written as a file, and create its folder:
+    a path that is a folder, a parent that is a file, or a folder or file that cannot be
+    written is an InputError now rather than a traceback after hours of work."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError("is a folder, expected a file", path=p)
+    existing = next(a for a in p.parents if a.exists())
+    if not existing.is_dir():
+        raise InputError(f"'{existing}' is a file, so it cannot hold '{p.name}'", path=p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(p.parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError("not writable (permission denied)", path=p if p.exists() else p.parent)
+    return p
+
+
 def read_jsonl_resumable(path: str | Path, *, numbered: bool = False) -> tuple[list, int]:
     """Read an append-only output file. Returns (rows, torn) where torn is 1 if a
     partially written last line (from a crash, possibly cut inside a multi-byte character)

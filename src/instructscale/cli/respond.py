@@ -43,7 +43,7 @@ def respond(
     from pydantic import ValidationError
 
     from instructscale.console import stdout
-    from instructscale.errors import ConfigError
+    from instructscale.errors import ConfigError, validation_message
     from instructscale.llm import ClientConfig
     from instructscale.llm.failures import raise_for_failures
     from instructscale.respond import RespondConfig, run_respond
@@ -60,8 +60,7 @@ def respond(
             max_new_tokens=max_new_tokens, do_sample=do_sample, n=n, batch_size=batch_size, template=template,
             stop=stop or None, client=client, device=device, dtype=dtype, seed=seed)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+        raise ConfigError(validation_message(exc)) from None
     summary = run_respond(cfg)
     for m in summary.models:
         stdout.print(f"{m.name}: {m.responses} responses ({m.new} new, {m.errors} failed, {m.truncated} hit the "

@@ -20,7 +20,7 @@ from rich.progress import TextColumn
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, read_jsonl_resumable
+from instructscale.datafiles import JsonlAppender, prepare_output, read_jsonl_resumable
 from instructscale.errors import InputError
 from instructscale.generate.config import GenerateConfig, GenerateSummary
 from instructscale.generate.dedup import NearDupIndex
@@ -40,6 +40,7 @@ LABEL_TOKENS = 12  # per generated task: the three `N. 指令:` labels and the s
 def run_generate(cfg: GenerateConfig) -> GenerateSummary:
     if cfg.dry_run:
         return _run(cfg)
+    prepare_output(cfg.out)
     with exclusive(cfg.out, "the generated pool"):
         return _run(cfg)
 

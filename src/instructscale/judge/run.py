@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, read_records
+from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records
 from instructscale.errors import InputError
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.context import fit_inputs, is_context_overflow
@@ -47,6 +47,11 @@ class Job:
 def run_judge(cfg: JudgeConfig) -> JudgeSummary:
     if cfg.dry_run:
         return _run(cfg)
+    prepare_output(cfg.out)
+    if cfg.scorer == "llm" and cfg.use_cache:
+        prepare_output(cfg.cache_path)
+        if cfg.cache_path.exists():
+            ReplyCache(cfg.cache_path).close()  # a file that is no cache fails before the output is touched
     with exclusive(cfg.out, "the judgement file"):
         return _run(cfg)
 

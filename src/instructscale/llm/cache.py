@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, InputError
 from instructscale.llm.client import ChatClient, ChatResult
 
 SCHEMA_VERSION = 1
@@ -31,10 +31,13 @@ class ReplyCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process crashes
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process crashes
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, a folder, no permission, a full disk
+            raise InputError(f"cannot use as the reply cache: {exc}", path=self.path) from None
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

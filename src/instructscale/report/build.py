@@ -37,8 +37,8 @@ class ReportSummary(BaseModel):
 
 def build_report(cfg: ReportConfig) -> ReportSummary:
     out = cfg.out
+    run = load_run(cfg.run_dir, cfg.primary_judge)  # a wrong run directory leaves no empty report folder
     out.mkdir(parents=True, exist_ok=True)
-    run = load_run(cfg.run_dir, cfg.primary_judge)
     a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds)
     files = write_tables(a, cfg.thresholds, out)
     files.update({f"figure1_{k}": v for k, v in figure1([a], out / "figure1").items()})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records
+from instructscale.datafiles import JsonlAppender, final_records, prepare_output
 from instructscale.errors import ConfigError, InputError
 from instructscale.evalset import read_eval_items
 from instructscale.locks import exclusive
@@ -25,6 +25,7 @@ from instructscale.respond.config import ModelCounts, RespondConfig, RespondSumm
 def run_respond(cfg: RespondConfig) -> RespondSummary:
     if not cfg.models:
         raise ConfigError("no models to ask: give at least one --model")
+    prepare_output(cfg.out)
     with exclusive(cfg.out, "the response file"):
         return _run(cfg)
 
