@@ -44,6 +44,8 @@ class RunIndex(BaseModel):
     teacher_model: str | None = Field(None, description="Model that generated the training data (None: unknown)")
     judge_models: dict[str, str] = Field(default_factory=dict, description="judge name -> the model behind it "
                                                                             "(for the self-preference warning)")
+    benchmarks: dict[str, str] = Field(default_factory=dict, description="lm-eval judge name -> its results JSON "
+                                                                          "(benchmark scores per model and task)")
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:

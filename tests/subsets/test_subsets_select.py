@@ -185,16 +185,35 @@ def test_drop_leaves_a_category_out(tmp_path):
     assert all(abs(n - 22 / 11) < 1 for n in m.subsets[0].categories.values())
 
 
+@pytest.fixture(scope="module")
+def hash_rater():
+    """A deterministic rater: 0-5 from a hash of the example, many ties (the tie-break matters)."""
+    import hashlib
+
+    from instructscale.llm.fake_server import FakeServer
+
+    def rate(body):
+        digest = hashlib.sha256(body["messages"][1]["content"].encode()).digest()
+        return f"评分: {digest[0] % 6}"
+
+    srv = FakeServer(rate).start()
+    yield srv
+    srv.stop()
+
+
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(8, 70), seed=st.integers(0, 2**16), method=st.sampled_from(["random", "length", "diversity"]),
+@given(n=st.integers(8, 70), seed=st.integers(0, 2**16),
+       method=st.sampled_from(["random", "length", "diversity", "llm-quality"]),
        mix=st.sampled_from(["", "a=0.5", "a=0.2,b=0.3", "c=0.1"]), fracs=st.lists(st.floats(0.05, 0.5), min_size=1, max_size=3))
-def test_every_method_is_nested_deterministic_and_hits_the_mix(n, seed, method, mix, fracs):
+def test_every_method_is_nested_deterministic_and_hits_the_mix(hash_rater, n, seed, method, mix, fracs):
     with tempfile.TemporaryDirectory() as tmp:
         pool = Path(tmp, "pool.jsonl")
         write_jsonl(pool, [{"instruction": f"task {i} " + "词" * (i * 7 % 11), "output": "答" * (i * 5 % 13 + 1),
                             "category": "abcd"[(i * i + i // 3) % 4]} for i in range(n)])
         sizes = sorted({max(1, round(f * n)) for f in fracs})
         select = {"method": method, "mix": mix}
+        if method == "llm-quality":  # no cache: both runs really rate
+            select.update(use_cache=False, client=ClientConfig(base_url=hash_rater.base_url, model="m", concurrency=4))
         runs = []
         for out in ("x", "y"):
             try:

@@ -80,7 +80,7 @@ class LaunchConfig(_Section):
 
 class JudgeSection(_Section):
     name: str = Field(..., description="Name of this judge in the report")
-    kind: Literal["llm", "reference"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer")
+    kind: Literal["llm", "reference", "lm-eval"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model")
     use_teacher: bool = Field(True, description="llm only: call the teacher's server/model (else set base_url/model in options)")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
 
