@@ -131,7 +131,7 @@ def build_graph(study: Study) -> Graph:
         settings = _judge_settings(study, judge)
         judges.append(g.add(Unit(f"judge:{judge.name}", "judge", settings,
                                  run=lambda j=judge: runners.run_judge(study, j, g.models),
-                                 after=answered, outputs=[lay.judgements_path(judge.name)])))
+                                 after=answered, outputs=[_judge_output(study, judge)])))
     report_settings = cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"})
     g.add(Unit("report", "report", report_settings, run=lambda: runners.run_report(study, g.models),
                after=[*{u.name: u for u in subsets.values()}.values(), *judges]))
@@ -141,11 +141,17 @@ def build_graph(study: Study) -> Graph:
 def _judge_settings(study: Study, judge) -> dict[str, Any]:
     jcfg = study.stage_configs()["judges"][judge.name]
     settings = jcfg.model_dump(mode="json", exclude={"eval", "responses", "out", "cache", "client"})
-    if jcfg.client is not None:
+    if getattr(jcfg, "client", None) is not None:  # lm-eval judges have no client
         settings["client"] = {"params": jcfg.client.params, "model": jcfg.client.model,
                               **({"teacher": study.teacher_identity()} if judge.use_teacher
                                  else {"base_url": jcfg.client.base_url})}
     return settings
+
+
+def _judge_output(study: Study, judge) -> Path:
+    if judge.kind == "lm-eval":
+        return study.stage_configs()["judges"][judge.name].out
+    return study.layout.judgements_path(judge.name)
 
 
 def _owner(arms: list[Arm], attr: str, tag: str) -> Arm:

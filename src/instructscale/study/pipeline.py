@@ -103,6 +103,14 @@ class Study:
         cfgs["respond"] = self._respond_values_config({})
         cfgs["judges"] = {}
         for i, judge in enumerate(self.cfg.judges):
+            if judge.kind == "lm-eval":  # scores models on benchmark tasks, not answers to the eval set
+                from instructscale.judge.lmeval import LmEvalConfig
+
+                cfgs["judges"][judge.name] = validated(
+                    LmEvalConfig, {"seed": self.cfg.seed, **judge.options,
+                                   "out": self.run_dir / "benchmarks" / f"{judge.name}.json"},
+                    source=self.source, prefix=f"judges.{i}.options")
+                continue
             cfgs["judges"][judge.name] = validated(JudgeConfig, self._judge_values(judge, i), source=self.source,
                                                    prefix=f"judges.{i}.options")
         names = [j.name for j in self.cfg.judges]
@@ -184,7 +192,7 @@ class Study:
         from instructscale.report import ReportConfig
 
         options = {"seed": self.cfg.seed, **self.cfg.report, "run_dir": self.run_dir}
-        options.setdefault("primary_judge", self.cfg.judges[0].name if self.cfg.judges else None)
+        options.setdefault("primary_judge", next((j.name for j in self.cfg.judges if j.kind != "lm-eval"), None))
         return validated(ReportConfig, options, source=self.source, prefix="report")
 
     # scales -----------------------------------------------------------------------------

@@ -108,6 +108,14 @@ def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef
     from instructscale.judge import run_judge as judge_run
 
     cfg = study.stage_configs()["judges"][judge.name]
+    if judge.kind == "lm-eval":
+        from instructscale.judge.lmeval import run_lm_eval
+
+        arms = {a.name: a for a in study.arms}
+        paths = {r.name: study.layout.base_path(arms[r.arm]) if r.size == 0 else str(study.layout.model_dir(r))
+                 for r in _distinct(models)}
+        return {"models": {m: {t: s.model_dump() for t, s in scores.items()}
+                           for m, scores in run_lm_eval(cfg, paths).items()}}
     cfg = cfg.model_copy(update={"responses": [study.layout.responses_path(r) for r in _distinct(models)]})
     return judge_run(cfg).model_dump(mode="json")
 
@@ -138,11 +146,15 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
     cfgs = study.stage_configs()
     index = RunIndex(name=study.cfg.name, eval=lay.relative(lay.eval_path), scales=scales,
                      responses=[lay.relative(lay.responses_path(r)) for r in _distinct(models)],
-                     judgements={j.name: lay.relative(lay.judgements_path(j.name)) for j in study.cfg.judges},
+                     judgements={j.name: lay.relative(lay.judgements_path(j.name)) for j in study.cfg.judges
+                                 if j.kind != "lm-eval"},
+                     benchmarks={j.name: lay.relative(cfgs["judges"][j.name].out) for j in study.cfg.judges
+                                 if j.kind == "lm-eval"},
                      primary_judge=study.report_config().primary_judge,
                      subsets_manifest=lay.relative(lay.subsets_dir(study.arms[0]) / "manifest.json"),
                      teacher_model=study.teacher_model(),
-                     judge_models={name: c.client.model for name, c in cfgs["judges"].items() if c.client is not None})
+                     judge_models={name: c.client.model for name, c in cfgs["judges"].items()
+                                   if getattr(c, "client", None) is not None})
     return save_index(lay.run_dir, index)
 
 
