@@ -115,3 +115,24 @@ def test_a_judgement_of_a_failed_response_is_redone_once_the_response_is(fake_se
     assert cli(*args).exit_code == 0 and srv.request_count == 4
     rows, _ = read_jsonl_resumable(out)
     assert len(rows) == 4 and all(r["score"] == 1.0 and r["error"] is None for r in rows)
+
+
+@pytest.mark.parametrize("offset", range(150, 200, 7))
+def test_a_key_in_a_long_error_text_is_redacted_before_the_text_is_shortened(fake_server, secret_key, offset):
+    """Error texts are cut to 200 characters; a key straddling the cut must not leave a prefix."""
+    import asyncio
+
+    from instructscale.llm import ChatClient, ClientConfig
+
+    def gateway(body):
+        raise RuntimeError("x" * offset + SECRET + " trailing context " * 10)  # the server answers 500
+
+    srv = fake_server(gateway)
+    cfg = ClientConfig(base_url=srv.base_url, model="m", api_key_env=KEY_ENV, max_attempts=1)
+
+    async def ask():
+        async with ChatClient(cfg) as client:
+            return await client.chat([{"role": "user", "content": "hi"}])
+
+    error = asyncio.run(ask()).error
+    assert "http 500" in error and SECRET[:8] not in error

@@ -140,7 +140,7 @@ class ChatClient:
         else:
             error = f"gave up after {attempt} attempts: {error}"
         self.usage.failures += 1
-        return ChatResult(text=None, error=redact(error), attempts=attempt)
+        return ChatResult(text=None, error=error, attempts=attempt)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
@@ -196,5 +196,6 @@ def _retry_after(headers) -> float:
 
 
 def _short(s: str, n: int = 200) -> str:
-    s = " ".join(s.split())
+    """Server text for an error: redacted first, so a cut never leaves part of a key behind."""
+    s = " ".join(redact(s).split())
     return s if len(s) <= n else s[:n] + "..."
