@@ -1,7 +1,8 @@
 """Study arms and training seeds: a finished study gains an arm and seeds without
 retraining what it has, `--arm` runs one arm (judging waits for the others), the run index
-lists every model with its arm and seed, and a study without arms keeps its unit names
-and fingerprints."""
+lists every model with its arm and seed, the report shows every arm (curves, verdicts,
+arm minus baseline over the same items, training data, answers side by side), and a
+study without arms keeps its unit names and fingerprints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from instructscale.cli.main import app
 from instructscale.errors import ConfigError
 from instructscale.study import Study, load_study
-from tests.study.test_study_run import write_study
+from tests.study.test_study_run import run, write_study
 
 ARMS = ["arms=[{name: main}, {name: strat, subsets: {stratify: true}, train: {learning_rate: 0.01}}]",
         "train.seeds=[0, 1]"]
@@ -53,6 +54,25 @@ def test_a_finished_study_gains_an_arm_and_seeds_then_runs_one_arm(tmp_path):
     seeds = {json.loads((run_dir / "models" / m / "instructscale.json").read_text())["train"]["seed"]
              for m in ("scale_20", "scale_20_seed1@strat")}
     assert seeds == {0, 1}
+
+    out = run(path, *[x for s in ARMS for x in ("--set", s)])  # nothing to do: prints every arm's table
+    assert "arm strat: mean score" in out
+    report = tmp_path / "run" / "report"
+    arms = json.loads((report / "arms.json").read_text())
+    assert arms["arms"] == ["main", "strat"]
+    assert {(m["arm"], m["size"]) for m in arms["means"]} == {("main", 0), ("main", 20), ("strat", 0), ("strat", 20)}
+    diffs = {(d["arm"], d["size"], d["category"]): d for d in arms["differences"]}
+    assert {k[:2] for k in diffs} == {("strat", 20)} and ("strat", 20, "macro") in diffs
+    eval_items = (tmp_path / "run" / "eval" / "eval.jsonl").read_text().splitlines()
+    assert sum(d["items"] for k, d in diffs.items() if k[2] != "macro") == len(eval_items)
+    assert [c["name"] for c in arms["composition"]["strat"]] == ["20"]
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert 'id="arm-verdicts"' in html and 'id="arm-differences"' in html and "One curve per arm" in html
+    data = json.loads(html.split('id="items-data">')[1].split("</script>")[0])
+    assert data["arms"] == ["main", "strat"]
+    labels = {(a["arm"], a["label"]) for a in data["items"][0]["answers"]}
+    assert labels == {("main", "0"), ("strat", "0"), ("main", "20 seed 0"), ("main", "20 seed 1"),
+                      ("strat", "20 seed 0"), ("strat", "20 seed 1")}
 
     status = CliRunner().invoke(app, ["study", "status", str(path), *[x for s in ARMS for x in ("--set", s)]])
     assert status.exit_code == 0, status.output
@@ -136,3 +156,4 @@ def test_an_llm_quality_arm_rates_the_pool_with_the_teacher_into_the_shared_cach
     assert units["subsets@quality"].settings["teacher"] == {"offline_demo": True, "seed": 0}
     assert "teacher" not in units["subsets"].settings
     assert [u.name for u in units["train:20@quality"].after] == ["subsets@quality", "base"]
+

@@ -71,6 +71,7 @@ def run(
 
 def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
     from instructscale.console import console, stdout
+    from instructscale.report.tables import rich_table
     from instructscale.study import Study, load_study
 
     cfg = load_study(path, overrides)
@@ -81,6 +82,9 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
     summary = study.report_summary()
     if summary is not None:
         stdout.print(summary.table())
+        for arm, rows in list(summary.arms.items())[1:]:  # the headline table is the first arm's
+            stdout.print(rich_table(rows, [c.label for c in rows[0].cells] if rows else [],
+                                    title=f"arm {arm}: mean score ({summary.judge})"))
         stdout.print(f"HTML report: {Path(summary.files['html']).resolve()}", soft_wrap=True)
     return study, outcomes
 

@@ -3,10 +3,13 @@ composition → one self-contained HTML file. Entry point: `build_report(ReportC
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import BaseModel, Field
 
 from instructscale.datafiles import write_json, write_text
 from instructscale.report.analysis import Analysis, analyze
+from instructscale.report.arms import arm_runs, arms_report, write_arm_tables
 from instructscale.report.composition import composition
 from instructscale.report.config import ReportConfig, Verdict
 from instructscale.report.diagnostics import agreement, checks, judge_health, write_checks
@@ -29,6 +32,8 @@ class ReportSummary(BaseModel):
     compared: list[str] = Field(default_factory=list, description="Names of the runs shown beside this one")
     unknown_models: list[str] = Field(default_factory=list, description="Judged models that are no scale")
     warnings: list[str] = Field(default_factory=list, description="E.g. a judge that is the teacher model")
+    arms: dict[str, list[CategoryResult]] = Field(default_factory=dict, description="arm -> its rows (studies "
+                                                  "with arms; the headline rows are the first arm's)")
 
     def table(self):
         """The headline table as a rich Table, for `report`, `study run` and `demo` to print."""
@@ -39,16 +44,22 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
     out = cfg.out
     run = load_run(cfg.run_dir, cfg.primary_judge)  # a wrong run directory leaves no empty report folder
     out.mkdir(parents=True, exist_ok=True)
-    a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds)
+    runs = arm_runs(run)  # a study with arms: each arm is analysed on its own, the first one is the headline
+    arms = arms_report(runs, cfg.bootstrap_samples, cfg.seed, cfg.thresholds, cfg.target_score)
+    head = next(iter(runs.values()))
+    a = (analyze(head, cfg.bootstrap_samples, cfg.seed, cfg.thresholds, cfg.target_score) if arms is None
+         else dataclasses.replace(arms.analyses[0], name=f"{head.name}: {arms.analyses[0].name}"))
     files = write_tables(a, cfg.thresholds, out)
-    files.update({f"figure1_{k}": v for k, v in figure1([a], out / "figure1").items()})
+    files.update({f"figure1_{k}": v for k, v in figure1(arms.analyses if arms else [a], out / "figure1").items()})
+    if arms is not None:
+        files.update(write_arm_tables(arms, out))
 
-    health, agree, check = judge_health(run), agreement(run), checks(run, cfg.thresholds)
+    health, agree, check = judge_health(run), agreement(run), checks(head, cfg.thresholds)
     write_json(out / "diagnostics.json", {"judges": [h.model_dump() for h in health],
                                           "agreement": [g.model_dump() for g in agree], **check.model_dump()})
     files["diagnostics"] = str(out / "diagnostics.json")
     files.update(write_checks(check, a.labels, out))
-    comp = composition(run.manifest)
+    comp = composition(head.manifest)
     if comp:
         write_json(out / "composition.json", comp)
         files["composition"] = str(out / "composition.json")
@@ -59,12 +70,13 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
 
-    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check)
+    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check, arms)
     write_text(out / "report.html", html)
     files["html"] = str(out / "report.html")
     return ReportSummary(name=a.name, out=str(out), judge=a.judge, files=files, scales=a.labels, rows=a.rows,
                          verdicts={r.category: r.trend.verdict for r in a.rows}, compared=[c.name for c in compared],
-                         unknown_models=run.unknown_models, warnings=check.warnings)
+                         unknown_models=run.unknown_models, warnings=check.warnings,
+                         arms={x.name: x.rows for x in arms.analyses} if arms else {})
 
 
 def _compare_analyses(cfg: ReportConfig, main: Analysis) -> list[Analysis]:

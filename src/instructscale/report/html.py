@@ -45,7 +45,7 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
 def item_data(run: RunData, max_chars: int) -> dict:
     """Per item: question, reference, every model's first answer (every arm, scale and
     training seed) and every judge's score; `change` is over the first arm's scales."""
-    judges = list(run.scales and run.scores)
+    judges = list(run.scores)
     arms = list(dict.fromkeys(s.arm for s in run.index.scales))
     items = []
     for item in sorted(run.items.values(), key=lambda i: (run.categories.index(i.category), i.id)):
@@ -59,7 +59,7 @@ def item_data(run: RunData, max_chars: int) -> dict:
             for j in judges:
                 s = run.scores[j].get((scale.model, item.id))
                 scores[j] = None if s is None else s.score
-            label = scale.label if scale.seed is None or not _replicated(run, scale) else f"{scale.label} seed {scale.seed}"
+            label = f"{scale.label} seed {scale.seed}" if _replicated(run, scale) else scale.label
             answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores})
         primary = [a["scores"][run.judge] for a in answers
                    if a["scores"][run.judge] is not None and a["arm"] == arms[0]]
@@ -92,9 +92,9 @@ def _arms(arms) -> dict:
 def _arm_cell(r) -> dict:
     if r is None:
         return {"means": "-", "verdict": "-"}
-    return {"means": " → ".join(fmt(c.mean) for c in r.cells), "slope": _slope_text(r.trend.slope, r.trend.ci_low,
-                                                                                     r.trend.ci_high),
-            "verdict": r.trend.verdict}
+    t = r.trend
+    return {"means": " → ".join(fmt(c.mean) for c in r.cells), "slope": _slope_text(t.slope, t.ci_low, t.ci_high),
+            "verdict": t.verdict}
 
 
 def _row(r) -> dict:
