@@ -22,7 +22,7 @@ from instructscale.demo.world import sample_tasks
 from instructscale.errors import ConfigError
 from instructscale.llm import ClientConfig
 from instructscale.records import InstructionExample
-from instructscale.subsets import SelectConfig, SubsetsConfig, estimate_subsets, load_manifest, make_subsets
+from instructscale.subsets import SelectConfig, SubsetsConfig, estimate_subsets, make_subsets
 from instructscale.subsets.mix import category_shares, mixed_order
 from instructscale.subsets.quality import parse_rating
 

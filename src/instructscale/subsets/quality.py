@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from instructscale.console import progress
-from instructscale.errors import ConfigError, InputError
+from instructscale.errors import InputError
 from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_cost, estimate_tokens
 from instructscale.records import InstructionExample
 
@@ -164,8 +164,3 @@ def estimate_rating(examples: list[InstructionExample], client_cfg: ClientConfig
             "completion_tokens": completion_tokens,
             "cost_usd": estimate_cost(client_cfg.model, prompt_tokens, completion_tokens, client_cfg.price_table)}
 
-
-def check_client(client_cfg: ClientConfig | None) -> ClientConfig:
-    if client_cfg is None:
-        raise ConfigError("--select llm-quality needs a rater: --model and --base-url (or select.client)")
-    return client_cfg
