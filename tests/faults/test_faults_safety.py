@@ -136,3 +136,24 @@ def test_a_key_in_a_long_error_text_is_redacted_before_the_text_is_shortened(fak
 
     error = asyncio.run(ask()).error
     assert "http 500" in error and SECRET[:8] not in error
+
+
+def test_two_judge_processes_on_one_output_the_second_fails_and_no_key_is_judged_twice(fake_server, fault_inputs,
+                                                                                       tmp_path):
+    srv = fake_server(["得分: 1"], latency_s=0.1)
+    eval_path, resp_path = fault_inputs
+    out = tmp_path / "j.jsonl"
+    args = ["judge", "--eval", eval_path, "--responses", resp_path, "--out", out, "--judge-model", "jm",
+            "--base-url", srv.base_url, "--repeats", 1, "--concurrency", 1]
+    first = subprocess.Popen([sys.executable, "-m", "instructscale", *map(str, args)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while srv.request_count == 0 and time.monotonic() < deadline:  # the first one is judging
+            time.sleep(0.05)
+        second = cli(*args)
+        assert second.exit_code != 0 and f"(PID {first.pid})" in second.output
+    finally:
+        assert first.wait(timeout=60) == 0, first.stderr.read()
+    rows, _ = read_jsonl_resumable(out)
+    assert srv.request_count == 8 and len(rows) == 8 and len({(r["model"], r["item_id"]) for r in rows}) == 8
