@@ -140,7 +140,7 @@ def test_a_key_in_a_long_error_text_is_redacted_before_the_text_is_shortened(fak
 
 def test_two_judge_processes_on_one_output_the_second_fails_and_no_key_is_judged_twice(fake_server, fault_inputs,
                                                                                        tmp_path):
-    srv = fake_server(["得分: 1"], latency_s=0.1)
+    srv = fake_server(["得分: 1"], latency_s=0.25)  # the first run holds the file for 2 s
     eval_path, resp_path = fault_inputs
     out = tmp_path / "j.jsonl"
     args = ["judge", "--eval", eval_path, "--responses", resp_path, "--out", out, "--judge-model", "jm",
