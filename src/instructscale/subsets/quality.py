@@ -75,8 +75,7 @@ def load_rating_prompt(spec: str) -> RatingPrompt:
 class Rating:
     score: float | None  # 0-5, None when no valid rating came back
     reason: str | None = None  # the rater's reason, or why there is no score
-    requests: int = 0  # asks sent (re-asks included), 0 when every reply came from the cache
-    reasks: int = 0
+    reasks: int = 0  # asks after the first (cached or not)
 
 
 def parse_rating(reply: str | None) -> Rating:
@@ -131,17 +130,15 @@ async def _rate_one(client: ChatClient, cache: ReplyCache | None, prompt: Rating
                     reasks: int) -> Rating:
     """Ask; if the reply has no valid rating, re-ask with the format reminder (bounded)."""
     messages = prompt.messages(ex)
-    asked = 0
     for attempt in range(reasks + 1):
         result = await cached_chat(client, cache, messages, tag=CACHE_TAG)
-        asked += result.attempts > 0
         if not result.ok:
-            return Rating(None, API_ERROR + result.error, asked, attempt)
+            return Rating(None, API_ERROR + result.error, attempt)
         parsed = parse_rating(result.text)
         if parsed.score is not None:
-            return Rating(parsed.score, parsed.reason, asked, attempt)
+            return Rating(parsed.score, parsed.reason, attempt)
         messages = prompt.reask_messages(messages, result.text)
-    return Rating(None, f"no valid rating after {reasks + 1} replies: {parsed.reason}", asked, reasks)
+    return Rating(None, f"no valid rating after {reasks + 1} replies: {parsed.reason}", reasks)
 
 
 def estimate_rating(examples: list[InstructionExample], client_cfg: ClientConfig, prompt: RatingPrompt,
