@@ -65,7 +65,8 @@ def build_graph(study: Study) -> Graph:
                                    run=lambda a=arm: runners.run_base(study, a), after=[pool],
                                    outputs=[Path(lay.base_path(arm))])
         else:
-            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", {"path": arm.base_model.path}, run=dict)
+            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", runners.pretrained_identity(arm.base_model.path),
+                                   run=lambda a=arm: runners.run_pretrained_base(a))
     subsets: dict[str, Unit] = {}  # arm name -> its (maybe shared) subsets unit
     for arm in study.arms:
         owner = _owner(study.arms, "subsets_tag", arm.subsets_tag)

@@ -101,7 +101,28 @@ def run_respond(study: Study, ref: ModelRef, model_path: str, base_of: Arm | Non
     asked the way that arm's scales were trained."""
     from instructscale.respond import run_respond as respond
 
-    return respond(study.respond_config(ref, model_path, base_of)).model_dump(mode="json")
+    cfg = study.respond_config(ref, model_path, base_of)
+    # every scale of an arm, its base included, is asked with one template; the manifest says which
+    template = cfg.template or study.stage_configs()["train"][ref.arm].template
+    return {**respond(cfg).model_dump(mode="json"), "template": template}
+
+
+def pretrained_identity(path: str) -> dict[str, Any]:
+    """A pretrained base in fingerprints: its Hub id or folder, and for a GGUF file also its
+    sha256 (a changed file retrains every scale)."""
+    from instructscale.datafiles import file_sha256
+    from instructscale.models.gguf import is_gguf
+
+    return {"path": path, "sha256": file_sha256(path)} if is_gguf(path) and Path(path).is_file() else {"path": path}
+
+
+def run_pretrained_base(arm: Arm) -> dict[str, Any]:
+    """A GGUF base is converted here, once, into the cached Hugging Face folder that every
+    scale then loads; a Hub id or folder needs nothing."""
+    from instructscale.models.gguf import is_gguf, resolve_model_path
+
+    path = arm.base_model.path
+    return {"hf_folder": resolve_model_path(path)} if is_gguf(path) else {}
 
 
 def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
