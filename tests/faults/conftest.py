@@ -13,9 +13,9 @@ from instructscale.records import EvalItem, Response
 KEY_ENV = "INSTRUCTSCALE_FAULTS_KEY"
 SECRET = "tk_live_9f8e7d6c5b4a3f2e1d"  # not sk- shaped: only the env-value redaction can catch it
 
-ITEMS = [EvalItem(id=f"q{i}", category=cat, question=f"第 {i} 题：{text}")
-         for i, (cat, text) in enumerate([("math", "3加5等于几？"), ("open_qa", "天空为什么是蓝色的？"),
-                                          ("translation", "把'你好'翻译成英文"), ("classification", "判断情感：太好看了！")])]
+QUESTIONS = [("math", "3加5等于几？"), ("open_qa", "天空为什么是蓝色的？"), ("translation", "把'你好'翻译成英文"),
+             ("classification", "判断情感：太好看了！")]
+ITEMS = [EvalItem(id=f"q{i}", category=cat, question=f"第 {i} 题：{text}") for i, (cat, text) in enumerate(QUESTIONS)]
 FAILING_ITEMS = ("第 1 题", "第 3 题")  # the requests about these items fail in a first run
 
 

@@ -244,9 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "empty_body":
             return self._send(200, b"", "application/json")
         if fault.kind == "echo_auth":
+            key = authorization.rpartition(" ")[2]
             return self._json(500, {"error": {"message": f"upstream rejected request with headers "
-                                              f"Authorization: {authorization} (key {authorization.rpartition(' ')[2]})",
-                                              "type": "server_error"}})
+                                              f"Authorization: {authorization} (key {key})", "type": "server_error"}})
         raise ValueError(f"unknown fault {fault.kind}")
 
     def _json(self, status: int, obj: dict, headers: dict[str, str] | None = None):
