@@ -326,3 +326,27 @@ def test_failed_rating_calls_stop_before_any_subset_and_a_rerun_asks_only_those(
     before = srv.request_count
     m = make_subsets(cfg)
     assert srv.request_count - before == 3 and m.selection.summary["rated"] == 20
+
+
+def test_a_generated_pool_is_rated_by_a_fresh_teacher_that_knows_its_planted_answers(tmp_path):
+    """Through the generate stage (parsing, filters, dedup), and rated by another teacher
+    instance that shares no state with the one that generated the pool."""
+    from instructscale.generate.config import GenerateConfig
+    from instructscale.generate.run import run_generate
+
+    gen = serve(noise_rate=0.4)
+    try:
+        run_generate(GenerateConfig(out=tmp_path / "pool.jsonl", target=80, dedup_fields="instruction+input",
+                                    rouge_threshold=0.9, client=ClientConfig(base_url=gen.base_url, model="demo-teacher")))
+        assert sum(v for k, v in gen.responder.stats.items() if k.startswith("planted_")) > 0
+    finally:
+        gen.stop()
+    pool = read_records(tmp_path / "pool.jsonl", InstructionExample)
+    planted = {ex.id for ex in pool if is_planted(ex.instruction, ex.input, 0.4)}
+    rater = serve(noise_rate=0.4)
+    try:
+        m = make_subsets(SubsetsConfig(pool=tmp_path / "pool.jsonl", sizes=[len(pool) - len(planted) - 2],
+                                       out=tmp_path / "q", select=_quality(rater, tmp_path / "c.sqlite")))
+    finally:
+        rater.stop()
+    assert planted and not planted & set(_subset_ids(m)[0])
