@@ -1,5 +1,5 @@
 # The two commands a new user types: `make demo` and `make test`. Each one sets itself up.
-.PHONY: setup setup-full demo test test-slow test-ci gpu-check clean
+.PHONY: setup setup-full demo demo-arms test test-slow test-ci gpu-check clean
 
 setup:
 	@bash scripts/setup.sh
@@ -10,6 +10,10 @@ setup-full:
 
 demo: setup
 	.venv/bin/instructscale demo run
+
+# the demo with two arms: random against quality-selected training data (planted noise)
+demo-arms: setup
+	.venv/bin/instructscale demo run --arms
 
 test: setup
 	.venv/bin/python -m pytest -q
@@ -26,4 +30,4 @@ gpu-check: setup
 	@bash scripts/gpu_check.sh
 
 clean:
-	rm -rf .venv runs/demo
+	rm -rf .venv runs/demo runs/demo_arms

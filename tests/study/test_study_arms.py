@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from instructscale.cli.main import app
 from instructscale.errors import ConfigError
 from instructscale.study import Study, load_study
-from tests.study.test_study_run import run, write_study
+from tests.study.test_study_run import CONFIGS, run, write_study
 
 ARMS = ["arms=[{name: main}, {name: strat, subsets: {stratify: true}, train: {learning_rate: 0.01}}]",
         "train.seeds=[0, 1]"]
@@ -157,3 +157,19 @@ def test_an_llm_quality_arm_rates_the_pool_with_the_teacher_into_the_shared_cach
     assert "teacher" not in units["subsets"].settings
     assert [u.name for u in units["train:20@quality"].after] == ["subsets@quality", "base"]
 
+
+
+def test_the_arms_demo_is_the_demo_with_planted_noise_and_a_quality_arm(tmp_path):
+    """configs/demo_arms.yaml (shipped as the preset behind `demo run --arms`): the demo's
+    settings, a noisy pool shared by a random and an llm-quality arm."""
+    from instructscale.cli.study import preset_study
+
+    demo = load_study(CONFIGS / "demo.yaml")
+    arms = load_study(CONFIGS / "demo_arms.yaml")
+    assert load_study(preset_study("demo_arms")) == arms
+    assert arms.train == demo.train and arms.base_model == demo.base_model and arms.judges == demo.judges
+    assert arms.teacher.demo_noise_rate > 0 and demo.teacher.demo_noise_rate == 0
+    units = {u.name: u for u in Study(arms, source="demo_arms.yaml").units()}
+    assert units["pool"].settings["teacher"]["noise_rate"] == arms.teacher.demo_noise_rate
+    assert "noise_rate" not in {u.name: u for u in Study(demo, source="demo.yaml").units()}["pool"].settings["teacher"]
+    assert {"subsets", "subsets@quality", "base", "train:1000@random", "train:1000@quality"} <= set(units)

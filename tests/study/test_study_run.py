@@ -109,7 +109,7 @@ def test_only_a_later_stage_needs_earlier_stages_done(tmp_path):
         study.run(only=["training"])
 
 
-@pytest.mark.parametrize("preset", ["demo", "replica", "replica_lora"])
+@pytest.mark.parametrize("preset", ["demo", "demo_arms", "replica", "replica_lora"])
 def test_init_writes_a_commented_file_that_loads_back_as_the_preset(tmp_path, preset):
     out = tmp_path / f"{preset}.yaml"
     result = CliRunner().invoke(app, ["study", "init", str(out), "--preset", preset])

@@ -45,11 +45,15 @@ def teacher(
 
 @demo_app.command("run")
 def run(
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Where the demo writes (default: runs/demo)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Where the demo writes (default: runs/demo, "
+                                           "runs/demo_arms with --arms)."),
+    arms: bool = typer.Option(False, "--arms", help="The arms demo (configs/demo_arms.yaml): planted wrong or "
+                              "useless answers in the pool, random against quality-selected subsets."),
     teacher_url: Optional[str] = typer.Option(None, "--teacher-url", help="Use a real OpenAI-compatible server as "
                                               "teacher and judge instead of the offline one (e.g. llama.cpp, vLLM)."),
     teacher_model: Optional[str] = typer.Option(None, "--teacher-model", help="Model name on --teacher-url."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting of configs/demo.yaml: key.path=value."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting of the demo's study file: "
+                                        "key.path=value."),
 ):
     """Run the offline demo study end to end: generate, subsets, train, respond, judge, report.
 
@@ -63,7 +67,7 @@ def run(
     if teacher_url:
         extra += ["teacher.offline_demo=false", f"teacher.base_url={teacher_url}",
                   f"teacher.model={teacher_model or 'default'}", "teacher.api_key_env=INSTRUCTSCALE_DEMO_KEY"]
-    with resources.as_file(preset_study("demo")) as path:
+    with resources.as_file(preset_study("demo_arms" if arms else "demo")) as path:
         run_study(path, overrides=[*extra, *overrides])
 
 

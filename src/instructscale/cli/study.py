@@ -9,7 +9,7 @@ import typer
 
 study_app = typer.Typer(help="Run a whole scaling study from one YAML file.", no_args_is_help=True)
 
-PRESETS = ["demo", "replica", "replica_lora"]
+PRESETS = ["demo", "demo_arms", "replica", "replica_lora"]
 SET_HELP = "Override a setting of the file: key.path=value (YAML value), repeatable, e.g. train.max_steps=5."
 
 

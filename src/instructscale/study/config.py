@@ -35,6 +35,7 @@ class TeacherConfig(_Section):
     tpm: float | None = Field(None, description="Tokens-per-minute limit")
     timeout_s: float = Field(60.0, description="Per-request timeout in seconds")
     max_attempts: int = Field(5, ge=1, description="Attempts per request before it counts as failed")
+    demo_noise_rate: float = Field(0.0, ge=0.0, le=1.0, description="offline_demo only: share of generated examples given a planted wrong or useless answer (docs/demo-world.md)")
 
 
 class DataConfig(_Section):

@@ -73,7 +73,8 @@ class Study:
         """What the teacher is, for fingerprints: the offline teacher's port changes every run."""
         t = self.cfg.teacher
         if t.offline_demo:
-            return {"offline_demo": True, "seed": self.cfg.seed}
+            return {"offline_demo": True, "seed": self.cfg.seed, **({"noise_rate": t.demo_noise_rate}
+                                                                     if t.demo_noise_rate else {})}
         return {"base_url": t.base_url, "model": t.model}
 
     # stage configs ----------------------------------------------------------------------
@@ -269,7 +270,7 @@ class Study:
             return
         from instructscale.demo import serve
 
-        server = serve(seed=self.cfg.seed)
+        server = serve(seed=self.cfg.seed, noise_rate=self.cfg.teacher.demo_noise_rate)
         self.teacher_url = server.base_url
         console.print(f"offline demo teacher on {server.base_url}")
         try:
