@@ -68,7 +68,8 @@ def tiny_base_model(tmp_path_factory, tiny_pool_path):
 def tiny_study_run(tmp_path_factory):
     """A finished study run directory (about 20 s): offline teacher as teacher and judge, 60 generated
     examples, subsets of 20 and 50, a tiny GPT-2 trained 2 steps per scale (TensorBoard logs on),
-    responses, teacher + reference judgements and the report. Treat it as read-only."""
+    responses, teacher + reference judgements, the lm-eval judge `bench` on the packaged demo task (8 items;
+    only when lm-eval is installed) and the report. Treat it as read-only."""
     from instructscale.study import Study, load_study
 
     root = tmp_path_factory.mktemp("tiny_study")
@@ -87,6 +88,11 @@ def tiny_study_run(tmp_path_factory):
                    {"name": "reference", "kind": "reference"}],
         "report": {"bootstrap_samples": 100},
     }
+    import importlib.util
+
+    if importlib.util.find_spec("lm_eval") is not None:  # the optional extra: benchmark every model too
+        study["judges"].append({"name": "bench", "kind": "lm-eval",
+                                "options": {"tasks": ["instructscale_demo_mc"], "limit": 8}})
     import yaml
 
     path = root / "study.yaml"

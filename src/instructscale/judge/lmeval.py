@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +28,8 @@ class LmEvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tasks: list[str] = Field(..., min_length=1, description="lm-eval task (or group) names, e.g. [ceval-valid_law]")
-    include_path: Path | None = Field(None, description="Folder of extra task YAML files (local datasets)")
+    include_path: Path | None = Field(None, description="Folder of extra task YAML files (local datasets); the packaged "
+                                                        "instructscale_demo_mc task is always available")
     num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples; None: each task's default")
     limit: float | None = Field(None, gt=0, description="Documents per task (a count, or a fraction below 1); None: all")
     batch_size: int = Field(8, ge=1, description="Batch size of the harness's HF model")
@@ -99,15 +101,17 @@ def model_args(path: str) -> str:
 
 
 def task_manager(cfg: LmEvalConfig):
-    """The harness's task index: only `include_path` when it defines every task (indexing the
-    hundreds of built-in tasks takes a while), else the built-in tasks too."""
+    """The harness's task index: the packaged tasks (data/benchmarks/) and `include_path` alone
+    when they define every task (indexing the hundreds of built-in tasks takes a while), else the
+    built-in tasks too."""
     from lm_eval.tasks import TaskManager
 
-    if cfg.include_path is not None:
-        local = TaskManager(include_path=str(cfg.include_path), include_defaults=False)
-        if all(t in local.all_tasks for t in cfg.tasks):
-            return local
-    manager = TaskManager(include_path=str(cfg.include_path) if cfg.include_path else None)
+    paths = [str(resources.files("instructscale").joinpath("data/benchmarks"))]
+    paths += [str(cfg.include_path)] if cfg.include_path is not None else []
+    local = TaskManager(include_path=paths, include_defaults=False)
+    if all(t in local.all_tasks for t in cfg.tasks):
+        return local
+    manager = TaskManager(include_path=paths)
     unknown = [t for t in cfg.tasks if t not in manager.all_tasks]
     if unknown:
         raise ConfigError(f"lm-eval has no task {', '.join(unknown)}"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from instructscale.datafiles import write_json, write_text
 from instructscale.report.analysis import Analysis, analyze
 from instructscale.report.arms import arm_runs, arms_report, write_arm_tables
+from instructscale.report.benchmarks import write_benchmarks
 from instructscale.report.composition import composition
 from instructscale.report.config import ReportConfig, Verdict
 from instructscale.report.diagnostics import agreement, checks, judge_health, write_checks
@@ -64,6 +65,8 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         write_json(out / "composition.json", comp)
         files["composition"] = str(out / "composition.json")
         files.update({f"composition_{k}": v for k, v in composition_figure(comp, out / "composition").items()})
+
+    files.update(write_benchmarks(run, a, out))  # lm-eval judges: extra curves, correlation with the judge
 
     compared = _compare_analyses(cfg, a)
     if compared:
