@@ -35,10 +35,10 @@ class VerdictThresholds(BaseModel):
                 f"(= {self.delta * LOG10_2:.3f} per doubling) is the smallest gain that matters; all CIs are 95% "
                 f"paired bootstrap over items. improving: the late slope's CI is above 0 (evidence of gain at "
                 f"the top of the range) and not entirely below delta. plateaued: the late slope's CI lies within "
-                f"+-{d} (evidence of no meaningful gain at the top), unless flat_poor applies. flat_poor: the "
-                f"whole-range slope's CI lies within +-{d} and does not lie above 0, and the mean at the largest "
-                f"scale is poor (CI below {self.poor_score:g}); the same with a good level (CI at or above "
-                f"{self.poor_score:g}) is plateaued. undetermined: none of these is shown (or fewer than two tuned "
+                f"+-{d} (evidence of no meaningful gain at the top), unless flat_poor applies. flat_poor: also the "
+                f"whole-range slope's CI lies within +-{d} and not above 0 (a category with evidence of any gain "
+                f"is never called flat), and the mean at the largest scale is poor (CI below {self.poor_score:g}); "
+                f"the same with a good level (CI at or above {self.poor_score:g}) is plateaued. undetermined: none of these is shown (or fewer than two tuned "
                 f"scales have scores); the report says what would decide it.")
 
 

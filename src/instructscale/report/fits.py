@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from instructscale.report.config import VerdictThresholds
+from instructscale.report.intervals import tail
 
 ALPHAS = np.logspace(math.log10(0.05), math.log10(5.0), 61)
 REACH = 10  # data needed / flattening are searched up to REACH x the largest scale
@@ -63,11 +64,11 @@ class _Forms:
         self.use_sat = np.zeros(len(y), bool)
         if saturating:
             u = 10 ** (x - x[-1])
-            fits = [_gls(np.column_stack([np.ones_like(x), -u ** -al]), y, weight) for al in ALPHAS]
-            chi = np.stack([c for _, c in fits])  # (alphas, R)
+            designs = np.stack([np.ones((len(ALPHAS), len(x))), -u[None, :] ** -ALPHAS[:, None]], axis=2)
+            coefs, chi = _gls(designs, y, weight)  # (alphas, R, 2), (alphas, R)
             best = chi.argmin(0)
             rows = np.arange(len(y))
-            coef = np.stack([p for p, _ in fits])[best, rows]  # (R, 2)
+            coef = coefs[best, rows]  # (R, 2)
             self.sat = (coef[:, 0], coef[:, 1], ALPHAS[best])
             self.aic_sat = chi[best, rows] + 6
             self.use_sat = self.aic_sat < self.aic_lin
@@ -116,8 +117,10 @@ class _Forms:
         return np.where(n > REACH * self.n_max, np.inf, n)
 
 
-def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, target: float) -> CurveFit | None:
-    """Fit the tuned scales with scores; None with fewer than three such scales."""
+def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, target: float,
+               items: int = 0) -> CurveFit | None:
+    """Fit the tuned scales with scores; None with fewer than three such scales. `items` behind the
+    means sets the width of the expanded percentile CIs (intervals.tail)."""
     sizes_a, point_means = np.asarray(sizes, float), np.asarray(point_means, float)
     use = (sizes_a > 0) & np.isfinite(point_means)
     if use.sum() < 3:
@@ -131,8 +134,10 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     n_min, n_max = 10 ** x[0], 10 ** x[-1]
     grid = np.logspace(x[0], math.log10(2 * n_max), CURVE_POINTS)
 
+    cut = tail(items)
+
     def estimate(p, b) -> Estimate:
-        lo, hi = _ci(b)
+        lo, hi = _ci(b, cut)
         return Estimate(value=_num(p[0]), ci_low=lo, ci_high=hi, extrapolated=bool(p[0] > n_max))
 
     gain_p = point.at(np.array([n_max, 2 * n_max])) @ [-1, 1]
@@ -148,30 +153,31 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     return CurveFit(
         form="saturating" if point.use_sat[0] else "log-linear", params=params, aic=aic,
         saturating_share=float(boot.use_sat.mean()),
-        doubling_gain=Estimate(value=float(gain_p[0]), ci_low=_ci(gain_b)[0], ci_high=_ci(gain_b)[1], extrapolated=True),
+        doubling_gain=estimate(gain_p, gain_b).model_copy(update={"extrapolated": True}),
         target=target,
         data_needed=estimate(point.size_reaching(target, n_min), boot.size_reaching(target, n_min)),
         flattens_at=estimate(point.size_flattening(thresholds.delta, n_min),
                              boot.size_flattening(thresholds.delta, n_min)),
         curve_sizes=[float(g) for g in grid], curve=[float(v) for v in point.at(grid)[0]],
-        curve_low=[float(v) for v in np.percentile(band, 2.5, axis=0)],
-        curve_high=[float(v) for v in np.percentile(band, 97.5, axis=0)])
+        curve_low=[float(v) for v in np.percentile(band, 100 * cut, axis=0)],
+        curve_high=[float(v) for v in np.percentile(band, 100 * (1 - cut), axis=0)])
 
 
 def _gls(design: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Generalized least squares for every row of y (R, k): coefficients (R, p) and chi-square (R,)."""
-    xtw = design.T @ weight
-    coef = np.linalg.solve(xtw @ design, xtw @ y.T).T
-    resid = y - coef @ design.T
-    return coef, np.einsum("rk,kl,rl->r", resid, weight, resid)
+    """Generalized least squares for every row of y (R, k) and every design (..., k, p) at once:
+    coefficients (..., R, p) and chi-square (..., R)."""
+    xtw = np.swapaxes(design, -1, -2) @ weight
+    coef = np.swapaxes(np.linalg.solve(xtw @ design, xtw @ y.T), -1, -2)
+    resid = y - coef @ np.swapaxes(design, -1, -2)
+    return coef, np.einsum("...rk,kl,...rl->...r", resid, weight, resid)
 
 
-def _ci(values: np.ndarray) -> tuple[float | None, float | None]:
+def _ci(values: np.ndarray, cut: float) -> tuple[float | None, float | None]:
     """95% percentile interval that keeps infinite draws (not reached) in the ranking."""
     v = values[~np.isnan(values)]
     if not v.size:
         return None, None
-    lo, hi = np.quantile(v, [0.025, 0.975], method="inverted_cdf")
+    lo, hi = np.quantile(v, [cut, 1 - cut], method="inverted_cdf")
     return _num(lo), _num(hi)
 
 

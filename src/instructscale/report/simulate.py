@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
+from statistics import NormalDist
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.datafiles import write_jsonl
@@ -55,16 +55,16 @@ class Curve:
 
     def mean(self, size: float) -> float:
         """True category mean: E[clip(m + Z, 0, 1)] for Z ~ N(0, sd)."""
-        m, sd = self.latent(size), math.hypot(SD_ITEM, SD_ANSWER)
+        m, sd, z = self.latent(size), math.hypot(SD_ITEM, SD_ANSWER), NormalDist()
         a, b = -m / sd, (1 - m) / sd
-        return m * (norm.cdf(b) - norm.cdf(a)) + sd * (norm.pdf(a) - norm.pdf(b)) + norm.sf(b)
+        return m * (z.cdf(b) - z.cdf(a)) + sd * (z.pdf(a) - z.pdf(b)) + 1 - z.cdf(b)
 
 
 # kinds of curves and the ranges their parameters are drawn from (level at 0.2M, slope per 10x, ...)
 KINDS = {
     "rising": dict(level=(0.3, 0.45), slope=(0.22, 0.32)),
     "rising_low": dict(level=(0.08, 0.15), slope=(0.22, 0.3)),
-    "rising_high": dict(level=(0.5, 0.6), slope=(0.25, 0.32)),
+    "rising_high": dict(level=(0.55, 0.7), slope=(0.25, 0.32)),
     "saturated": dict(level=(0.55, 0.85), gap=(0.25, 0.4), alpha=(2.0, 3.0)),
     "flat_good": dict(level=(0.6, 0.85)),
     "flat_poor": dict(level=(0.05, 0.2)),

@@ -17,8 +17,8 @@ import math
 
 from instructscale.report.config import Verdict, VerdictThresholds
 from instructscale.report.fits import CurveFit, fit_curves
+from instructscale.report.intervals import tail as expanded_tail
 
-ALPHA = 0.05  # 95% intervals everywhere
 
 
 class CellStat(BaseModel):
@@ -111,7 +111,7 @@ def summarize(name: str, items: int, labels: list[str], sizes: list[int], unscor
                               p_not_better=float(np.mean(finite <= 0)) if finite.size else None))
     return CategoryResult(category=name, items=items, cells=cells, pairs=pairs,
                           trend=trend(sizes, point_means, boot_means, thresholds, items),
-                          fit=fit_curves(sizes, point_means, boot_means, thresholds, target))
+                          fit=fit_curves(sizes, point_means, boot_means, thresholds, target, items))
 
 
 def trend(sizes: list[int], point_means, boot_means, thresholds: VerdictThresholds, items: int = 0) -> TrendStat:
@@ -186,17 +186,12 @@ def _slope(x, y, yb, items: int) -> Interval:
 
 
 def _percentiles(boot, items):
-    """Per-column 95% percentile interval over finite draws (NaN when a column has none).
-
-    A plain percentile interval is too narrow for a few dozen items (it covers the mean about 92%
-    of the time at 25 items); the expanded percentile interval (Hesterberg 2015) widens it to the
-    width of a t-interval by taking the 100 * Phi(-sqrt(n/(n-1)) * t_{n-1}) percentiles instead."""
-    from scipy.stats import norm, t
-
+    """Per-column 95% percentile interval over finite draws (NaN when a column has none);
+    `items`: the number of items behind each column (one number for all, or one per column)."""
     lo, hi = [], []
-    for col, n in zip(np.asarray(boot, float).T, np.broadcast_to(np.asarray(items, float), (np.shape(boot)[1],))):
+    for col, n in zip(np.asarray(boot, float).T, np.broadcast_to(np.asarray(items, int), (np.shape(boot)[1],))):
         col = col[np.isfinite(col)]
-        tail = norm.cdf(-math.sqrt(n / (n - 1)) * t.ppf(1 - ALPHA / 2, n - 1)) if n > 1 else ALPHA / 2
+        tail = expanded_tail(int(n))
         lo.append(np.percentile(col, 100 * tail) if col.size else np.nan)
         hi.append(np.percentile(col, 100 * (1 - tail)) if col.size else np.nan)
     return np.array(lo), np.array(hi)
