@@ -256,7 +256,9 @@ class Study:
                         raise ConfigError(f"{unit.name} needs {missing.name}, which is {state}; "
                                           f"run the stage '{missing.stage}' first (e.g. --from {missing.stage})")
                     console.rule(f"[bold]{unit.name}")
-                    outcome, manifest = self.ledger.execute(unit, force=force)
+                    # under an arm filter --force re-runs the arms' units, never the shared pool or eval set
+                    forced = force and not (shared and selection.waits_for_inputs and unit.stage in ("eval", "pool"))
+                    outcome, manifest = self.ledger.execute(unit, force=forced)
                     if outcome == "skipped":
                         console.print(f"{unit.name}: unchanged since {manifest.get('finished', '?')}, skipped")
                     outcomes.append((unit.name, outcome))

@@ -173,7 +173,7 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
                                  if j.kind == "lm-eval"},
                      primary_judge=study.report_config().primary_judge,
                      subsets_manifest=lay.relative(lay.subsets_dir(study.arms[0]) / "manifest.json"),
-                     teacher_model=study.teacher_model(),
+                     teacher_model=study.teacher_model() if study.cfg.data.pool is None else None,  # None: unknown
                      judge_models={name: c.client.model for name, c in cfgs["judges"].items()
                                    if getattr(c, "client", None) is not None})
     return save_index(lay.run_dir, index)
