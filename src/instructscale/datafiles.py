@@ -127,16 +127,30 @@ def read_yaml(path: str | Path) -> Any:
     import yaml
 
     text = read_text(path)
-    try:
-        return yaml.safe_load(text)
+    try:  # libyaml's parser when built in: much faster, and it bounds nesting depth itself
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"not valid YAML: {what}", path=path, line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise InputError("not valid YAML: nested too deeply", path=path) from None
+    except ValueError as exc:  # a value its constructor rejects (a too long integer, a bad date)
+        raise InputError(f"not valid YAML: {str(exc).split(';')[0]}", path=path) from None
 
 
-def _json_error(exc: json.JSONDecodeError) -> str:
-    return f"broken JSON: {exc.msg} (column {exc.colno})"
+def parse_json(text: str, path: str | Path, line: int | None = None) -> Any:
+    """`json.loads`, with every way it can fail (syntax, nesting too deep for the parser, an
+    integer too long to convert) as a one-line InputError naming the file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = line if line is not None else exc.lineno
+        raise InputError(f"broken JSON: {exc.msg} (column {exc.colno})", path=path, line=where) from None
+    except RecursionError:
+        raise InputError("broken JSON: nested too deeply", path=path, line=line) from None
+    except ValueError as exc:  # e.g. an integer over the interpreter's 4300-digit limit
+        raise InputError(f"broken JSON: {str(exc).split(';')[0]}", path=path, line=line) from None
 
 
 def _utf8_lines(f, p: Path) -> Iterator[str]:
@@ -151,24 +165,14 @@ def _iter_jsonl(p: Path) -> Iterator[tuple[int, dict]]:
         for n, line in enumerate(_utf8_lines(f, p), start=1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line.rstrip("\r\n"))  # so an unfinished line reports its end, not column 1
-            except json.JSONDecodeError as exc:
-                raise InputError(_json_error(exc), path=p, line=n) from None
-            except RecursionError:
-                raise InputError("JSON nested too deeply", path=p, line=n) from None
+            obj = parse_json(line.rstrip("\r\n"), p, n)  # so an unfinished line reports its end, not column 1
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=p, line=n)
             yield n, obj
 
 
 def _iter_json_array(p: Path) -> Iterator[tuple[int, dict]]:
-    try:
-        data = json.loads(read_text(p))
-    except json.JSONDecodeError as exc:
-        raise InputError(_json_error(exc), path=p, line=exc.lineno) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", path=p) from None
+    data = parse_json(read_text(p), p)
     if isinstance(data, dict):  # {"data": [...]} or {"rows": [...]}
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -307,16 +311,12 @@ def read_jsonl_resumable(path: str | Path, *, numbered: bool = False) -> tuple[l
     for n, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        try:
-            rows.append((n, json.loads(decode_utf8(raw, p, first_line=n))))
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise InputError(f"broken JSON in output file: {getattr(exc, 'msg', 'nested too deeply')}",
-                             path=p, line=n) from None
+        rows.append((n, parse_json(decode_utf8(raw, p, first_line=n), p, n)))
     torn = 0
     if tail.strip():
         try:
             rows.append((len(lines) + 1, json.loads(tail.decode("utf-8"))))  # only its newline was lost
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSON, UTF-8 or integer-size errors: a torn write
             torn = 1
     return (rows if numbered else [row for _, row in rows]), torn
 
@@ -392,6 +392,6 @@ def _repair_tail(p: Path) -> int:
             json.loads(tail.decode("utf-8"))
             f.write(b"\n")  # a whole record that only lost its newline: keep it
             return 0
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # JSON, UTF-8 or integer-size errors: a torn write
             f.truncate(cut)
             return 1

@@ -7,12 +7,11 @@ study assembled by hand from stages run one by one gets a report by writing this
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from instructscale.datafiles import read_text, write_json
+from instructscale.datafiles import parse_json, read_text, write_json
 from instructscale.errors import InputError, validation_message
 
 INDEX_FILE = "index.json"
@@ -61,10 +60,7 @@ def load_index(run_dir: str | Path) -> RunIndex:
     p = p / INDEX_FILE if p.is_dir() else p
     if not p.exists():
         raise InputError(f"no {INDEX_FILE} here: is this a study run directory?", path=p)
-    try:
-        data = json.loads(read_text(p))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"broken JSON: {exc.msg}", path=p, line=exc.lineno) from None
+    data = parse_json(read_text(p), p)
     try:
         index = RunIndex.model_validate(data)
     except ValidationError as exc:
