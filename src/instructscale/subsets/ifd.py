@@ -16,7 +16,8 @@ from instructscale.records import InstructionExample
 
 def ifd_scores(examples: list[InstructionExample], base_model: str, *, template: str = "belle",
                max_length: int = 512, batch_size: int = 8) -> list[float]:
-    """One IFD per example, in order; batched forward passes without gradients."""
+    """One IFD per example, in order; batched forward passes without gradients, examples of
+    similar length batched together so little is spent on padding."""
     import torch
 
     from instructscale.templates import get_template
@@ -27,15 +28,18 @@ def ifd_scores(examples: list[InstructionExample], base_model: str, *, template:
     model.eval()
     tpl = get_template(template)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    scores: list[float] = []
+    pairs = [fit_example(ex, tokenizer, tpl, max_length)[:2] for ex in examples]
+    by_length = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    scores: list[float] = [0.0] * len(pairs)
     with torch.no_grad(), progress() as bar:
-        task = bar.add_task("ifd", total=len(examples))
-        for b in range(0, len(examples), batch_size):
-            pairs = [fit_example(ex, tokenizer, tpl, max_length)[:2] for ex in examples[b:b + batch_size]]
-            with_prompt = _answer_losses(model, [(p, c) for p, c in pairs], tokenizer.pad_token_id)
-            alone = _answer_losses(model, [([start], c) for _, c in pairs], tokenizer.pad_token_id)
-            scores.extend(float(w / a) if a > 0 else float("inf") for w, a in zip(with_prompt, alone))
-            bar.advance(task, len(pairs))
+        task = bar.add_task("ifd", total=len(pairs))
+        for b in range(0, len(by_length), batch_size):
+            batch = by_length[b:b + batch_size]
+            with_prompt = _answer_losses(model, [pairs[i] for i in batch], tokenizer.pad_token_id)
+            alone = _answer_losses(model, [([start], pairs[i][1]) for i in batch], tokenizer.pad_token_id)
+            for i, w, a in zip(batch, with_prompt, alone):
+                scores[i] = float(w / a) if a > 0 else float("inf")
+            bar.advance(task, len(batch))
     return scores
 
 
@@ -52,8 +56,9 @@ def _answer_losses(model, rows: list[tuple[list[int], list[int]]], pad_id: int):
         ids[r, :n] = torch.tensor(context + answer)
         labels[r, len(context):n] = torch.tensor(answer)
         mask[r, :n] = 1
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
     target = labels[:, 1:]
-    loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction="none")
-    counted = (target != -100).sum(dim=1).clamp(min=1)
-    return (loss.sum(dim=1) / counted).tolist()
+    scored = target != -100  # only answer positions: the softmax over the vocabulary is the costly part
+    loss = torch.nn.functional.cross_entropy(logits[scored].float(), target[scored], reduction="none")
+    totals = torch.zeros(len(rows)).index_add_(0, scored.nonzero()[:, 0], loss)
+    return (totals / scored.sum(dim=1).clamp(min=1)).tolist()
