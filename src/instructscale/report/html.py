@@ -79,22 +79,23 @@ def _arms(arms) -> dict:
     """Per-arm verdict table, arm-versus-arm differences and training-data composition."""
     first = arms.analyses[0]
     verdicts = [{"display": display_name(r.category), "category": r.category,
-                 "cells": [_arm_cell(x.row(r.category)) for x in arms.analyses]} for r in first.rows]
+                 "cells": [_arm_cell(x.row(r.category), x.sizes) for x in arms.analyses]} for r in first.rows]
     diffs = [{**d.model_dump(), "display": display_name(d.category),
               "text": "-" if d.delta is None else f"{fmt(d.delta, sign=True)} [{fmt(d.ci_low, sign=True)}, "
                                                   f"{fmt(d.ci_high, sign=True)}]"} for d in arms.differences]
     comps = [{"arm": arm, "categories": list(dict.fromkeys(c for s in comp for c in s["counts"])), "subsets": comp}
              for arm, comp in arms.compositions.items()]
     return {"names": [x.name for x in arms.analyses], "verdicts": verdicts, "differences": diffs,
+            "target": next((r.fit.target for r in first.rows if r.fit), None),
             "baseline": first.name, "compositions": comps}
 
 
-def _arm_cell(r) -> dict:
+def _arm_cell(r, sizes: list[int]) -> dict:
     if r is None:
-        return {"means": "-", "verdict": "-"}
+        return {"means": "-", "slope": "-", "needed": "-", "verdict": "-"}
     t = r.trend
     return {"means": " → ".join(fmt(c.mean) for c in r.cells), "slope": _slope_text(t.slope, t.ci_low, t.ci_high),
-            "verdict": t.verdict}
+            "needed": fit_cells(r.fit, sizes)["needed"], "verdict": t.verdict}
 
 
 def _row(r) -> dict:
