@@ -33,7 +33,7 @@ def iter_rows(path: str | Path, *, split: str = "train") -> Iterator[tuple[int, 
     """Yield (line or row number, raw dict) from any supported source. Numbers start at 1."""
     p = Path(path)
     if not p.exists():
-        if _looks_like_hub_id(str(path)) and not _hub_offline():
+        if _looks_like_hub_id(str(path)):
             yield from _iter_hf(str(path), split=split, from_hub=True)
             return
         raise InputError("file not found", path=path)
@@ -81,17 +81,23 @@ def validate_row(cls: type[T], row: dict[str, Any], *, path=None, line=None) -> 
         raise InputError(msg, path=path, line=line, field=field) from None
 
 
+FILE_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".yaml", ".yml", ".txt", ".gguf",
+                 ".safetensors", ".bin", ".pt"}
+
+
+def looks_local(source: str) -> bool:
+    """Whether a path that does not exist was meant as a local one (a typo), not a Hub id:
+    it starts with ./ ../ / ~, has more than one '/', ends in a file extension, or its
+    first part is a folder here (`data/evalx`, `models/nope`)."""
+    parts = source.split("/")
+    return (source.startswith((".", "/", "~")) or len(parts) > 2 or Path(source).suffix.lower() in FILE_SUFFIXES
+            or (len(parts) == 2 and Path(parts[0]).is_dir()))
+
+
 def _looks_like_hub_id(s: str) -> bool:
-    """`owner/name`, and not a mistyped local path: no ./ ../ / start, no file extension,
-    and no existing local folder as its first part (`data/evalx` is a typo, not a repo)."""
+    """A dataset id: `owner/name`, and not a mistyped local path."""
     parts = s.split("/")
-    return (len(parts) == 2 and all(parts) and not s.startswith((".", "/", "~"))
-            and "." not in parts[1][-6:] and not Path(parts[0]).exists())
-
-
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
-        os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return len(parts) == 2 and all(parts) and not looks_local(s)
 
 
 def _is_saved_dataset(p: Path) -> bool:
@@ -222,8 +228,10 @@ def _iter_hf(source: str, *, split: str, from_hub: bool) -> Iterator[tuple[int, 
             ds = datasets.load_dataset(source, split=split)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (not found locally; the Hub could not be asked or has no such dataset)" if from_hub else ""
-        raise InputError(f"cannot load dataset{hint}: {reason}", path=source) from None
+        if from_hub:
+            raise InputError(f"no such local file, and no Hub dataset of that name could be loaded ({reason})",
+                             path=source) from None
+        raise InputError(f"cannot load dataset: {reason}", path=source) from None
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds:
             raise InputError(f"split '{split}' not found (have: {', '.join(ds)})", path=source)

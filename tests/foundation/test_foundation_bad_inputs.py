@@ -154,12 +154,25 @@ def test_a_mistyped_local_path_is_no_such_file_not_a_hub_lookup(tmp_path, monkey
         list(iter_rows(typo))
 
 
-def test_an_owner_name_id_is_no_such_file_when_the_hub_is_offline(tmp_path, monkeypatch):
+def test_an_owner_name_id_that_the_hub_cannot_give_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(InputError, match="^someone/evalset: file not found$"):
+    with pytest.raises(InputError) as info:
         list(iter_rows("someone/evalset"))
-    assert not any(tmp_path.iterdir())
+    assert str(info.value).startswith("someone/evalset: no such local file, and no Hub dataset of that name")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("typo", ["models/nope", "./scale_200", "out/a/b", "base.safetensors"])
+def test_a_mistyped_local_model_path_is_no_such_file(tmp_path, monkeypatch, typo):
+    from instructscale.models.gguf import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(InputError, match=rf"^{typo}: no such file or folder$"):
+        resolve_model_path(typo)
+    assert resolve_model_path("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # a Hub id is left to from_pretrained
+    assert resolve_model_path("gpt2") == "gpt2"
 
 
 def test_read_yaml_of_a_folder_and_a_missing_file(tmp_path):

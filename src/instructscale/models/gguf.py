@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from instructscale.console import console
-from instructscale.datafiles import file_sha256, write_json
-from instructscale.errors import ConfigError, require_extra
+from instructscale.datafiles import file_sha256, looks_local, write_json
+from instructscale.errors import ConfigError, InputError, require_extra
 
 CACHE_SUBDIR = "instructscale-gguf"
 SOURCE = "gguf_source.json"  # written last into a converted folder: its presence means complete
@@ -31,7 +31,10 @@ def cache_root() -> Path:
 
 
 def resolve_model_path(path: str) -> str:
-    """`path` itself, or for a `.gguf` file the converted Hugging Face folder."""
+    """`path` itself, or for a `.gguf` file the converted Hugging Face folder. A missing path
+    that was meant as a local one (`models/nope`) is 'no such file', not a Hub lookup."""
+    if not Path(path).exists() and looks_local(path):
+        raise InputError("no such file or folder", path=path)
     if not is_gguf(path):
         return path
     gguf = Path(path)
