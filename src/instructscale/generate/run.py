@@ -20,8 +20,7 @@ from rich.progress import TextColumn
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, prepare_output, read_jsonl_resumable
-from instructscale.errors import InputError
+from instructscale.datafiles import JsonlAppender, prepare_output, read_jsonl_resumable, validate_row
 from instructscale.generate.config import GenerateConfig, GenerateSummary
 from instructscale.generate.dedup import NearDupIndex
 from instructscale.generate.filters import TaskFilter
@@ -78,14 +77,8 @@ def _dedup_text(cfg: GenerateConfig, ex: InstructionExample | ParsedTask) -> str
 
 
 def _load_kept(cfg: GenerateConfig) -> tuple[list[InstructionExample], int]:
-    rows, torn = read_jsonl_resumable(cfg.out)
-    kept = []
-    for n, row in enumerate(rows, start=1):
-        try:
-            kept.append(InstructionExample.model_validate(row))
-        except ValueError as exc:
-            raise InputError(f"not an instruction example: {exc}", path=cfg.out, line=n) from None
-    return kept, torn
+    rows, torn = read_jsonl_resumable(cfg.out, numbered=True)
+    return [validate_row(InstructionExample, row, path=cfg.out, line=n) for n, row in rows], torn
 
 
 class Generator:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, validation_message
 from instructscale.llm import ClientConfig
 
 
@@ -88,8 +88,8 @@ class RespondConfig(BaseModel):
         overrides = {k: getattr(self, k) for k in Generation.model_fields if getattr(self, k) is not None}
         try:
             return Generation(**{**presets()[self.preset], **overrides})
-        except ValueError as exc:
-            raise ConfigError(f"generation preset '{self.preset}': {exc}") from None
+        except ValidationError as exc:
+            raise ConfigError(f"generation preset '{self.preset}': {validation_message(exc)}") from None
 
 
 class ModelCounts(BaseModel):
