@@ -30,14 +30,15 @@ def main() -> None:
     args = ap.parse_args()
     t = VerdictThresholds()
     print(f"rule: {t.describe()}\n")
-    print(f"{'items/cat':>9} {'cells':>6} {'right':>7} {'undet.':>7} {'conf. wrong':>11} {'CI cover':>9} "
+    print(f"{'items/cat':>9} {'cells':>6} {'right':>7} {'strict':>7} {'undet.':>7} {'conf. wrong':>11} {'CI cover':>9} "
           f"{'needed cover':>14} {'seconds':>8}")
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         for items in args.items:
             start = time.perf_counter()
             c = calibrate(Path(tmp), args.studies, items, args.bootstrap, t, seed=args.seed)
-            print(f"{items:>9} {c.cells:>6} {c.share('right', 'cells'):>7.1%} {c.share('undetermined', 'cells'):>7.1%} "
+            print(f"{items:>9} {c.cells:>6} {c.share('right', 'cells'):>7.1%} "
+                  f"{c.share('strictly_right', 'cells'):>7.1%} {c.share('undetermined', 'cells'):>7.1%} "
                   f"{c.share('confidently_wrong', 'cells'):>11.1%} {c.share('ci_covered', 'ci_cells'):>9.1%} "
                   f"{c.share('needed_covered', 'needed_cells'):>8.1%} ({c.needed_cells:>3}) "
                   f"{time.perf_counter() - start:>8.1f}")
@@ -48,6 +49,10 @@ def main() -> None:
             got = ", ".join(f"{v} {n}" for (k, _, v), n in sorted(counts.items()) if k == kind)
             truth = next(tr for k, tr, _ in counts if k == kind)
             print(f"  {items:>3} items  {kind:<12} ({truth}): {got}")
+    print("\nright: a verdict the true curve supports (improving is also right where the true late gain is above 0 "
+          "but below delta); strict: the rule's own verdict for the true curve; conf. wrong: neither right nor "
+          "undetermined; CI cover: 95% CIs of the cell means that contain the true mean; needed cover: data-needed "
+          "CIs that contain the truth, where it lies within the tuned range (cells)")
     print("\ntargets: at 150 items every verdict right; at 25 items at most 5% confidently wrong; "
           "CI coverage 93-97%; data-needed coverage >= 90%")
 

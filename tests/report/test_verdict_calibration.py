@@ -15,11 +15,12 @@ SAMPLES = 200
 
 
 def test_true_curves_have_the_verdicts_they_are_named_for():
-    assert true_verdicts(Curve("rising", level=0.35, slope=0.28), T) == {"improving"}
-    assert true_verdicts(Curve("flat_good", level=0.7), T) == {"plateaued"}
-    assert true_verdicts(Curve("flat_poor", level=0.1), T) == {"flat_poor"}
-    saturated = Curve("saturated", level=0.7, gap=0.3, alpha=2.5)
-    assert "plateaued" in true_verdicts(saturated, T) and saturated.mean(SIZES[1]) < saturated.mean(SIZES[-1]) - 0.1
+    assert true_verdicts(Curve("rising", level=0.35, slope=0.28), T) == ("improving", {"improving"})
+    assert true_verdicts(Curve("flat_good", level=0.7), T) == ("plateaued", {"plateaued"})
+    assert true_verdicts(Curve("flat_poor", level=0.1), T) == ("flat_poor", {"flat_poor"})
+    saturated = Curve("saturated", level=0.7, gap=0.3, alpha=2.5)  # rose by 0.1+, still gains a little at the top
+    assert true_verdicts(saturated, T) == ("plateaued", {"plateaued", "improving"})
+    assert saturated.mean(SIZES[1]) < saturated.mean(SIZES[-1]) - 0.1
     curves = draw_curves(np.random.default_rng(0))
     assert len(curves) == 12 and {c.kind for c in curves.values()} == set(KINDS)
 

@@ -78,15 +78,15 @@ def draw_curves(rng: np.random.Generator) -> dict[str, Curve]:
             for cat, kind in zip(CATEGORY_IDS, kinds)}
 
 
-def true_verdicts(curve: Curve, t: VerdictThresholds) -> set[Verdict]:
-    """The verdicts that are right for the true curve: the report's rule applied to it with
-    intervals of zero width, plus `improving` wherever the true late slope is above 0 (the rule
-    calls a gain smaller than delta plateaued, but evidence of it is evidence of a real gain)."""
+def true_verdicts(curve: Curve, t: VerdictThresholds) -> tuple[Verdict, set[Verdict]]:
+    """The report's rule applied to the true curve (intervals of zero width), and every verdict
+    that is right for it: that one, plus `improving` wherever the true late slope is above 0 (the
+    rule calls a gain smaller than delta plateaued, but evidence of it is evidence of a real gain)."""
     means = np.array([curve.mean(s) for s in SIZES[1:]])
     x = np.log10(SIZES[1:])
     whole, late = _exact_slope(x, means), _exact_slope(x[-t.late_points:], means[-t.late_points:])
     verdict, _ = judge_trend((whole,) * 3, (late,) * 3, (means[-1],) * 3, t)
-    return {verdict, "improving"} if late > 1e-9 else {verdict}
+    return verdict, ({verdict, "improving"} if late > 1e-9 else {verdict})
 
 
 def true_data_needed(curve: Curve, target: float) -> float | None:
@@ -133,6 +133,7 @@ class Calibration:
 
     cells: int = 0
     right: int = 0
+    strictly_right: int = 0  # the rule's own verdict for the true curve
     undetermined: int = 0
     confidently_wrong: int = 0
     ci_cells: int = 0
@@ -153,9 +154,10 @@ def score_study(a: Analysis, curves: dict[str, Curve], t: VerdictThresholds, tar
     c = Calibration()
     for row in a.categories:
         curve = curves[row.category]
-        truth, verdict = true_verdicts(curve, t), row.trend.verdict
+        (strict, truth), verdict = true_verdicts(curve, t), row.trend.verdict
         c.cells += 1
         c.right += verdict in truth
+        c.strictly_right += verdict == strict
         c.undetermined += verdict == "undetermined"
         c.confidently_wrong += verdict not in truth | {"undetermined"}
         c.outcomes[(curve.kind, "/".join(sorted(truth)), verdict)] += 1
