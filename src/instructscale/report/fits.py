@@ -27,6 +27,7 @@ ALPHAS = np.logspace(math.log10(0.05), math.log10(5.0), 61)
 REACH = 10  # data needed / flattening are searched up to REACH x the largest scale
 CURVE_POINTS = 40
 MIN_SATURATING_POINTS = 4
+MIN_DRAWS = 20
 
 
 class Estimate(BaseModel):
@@ -119,7 +120,8 @@ class _Forms:
 
 def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, target: float,
                items: int = 0) -> CurveFit | None:
-    """Fit the tuned scales with scores; None with fewer than three such scales. `items` behind the
+    """Fit the tuned scales with scores; None with fewer than three such scales (or almost no usable
+    bootstrap draws). `items` behind the
     means sets the width of the expanded percentile CIs (intervals.tail)."""
     sizes_a, point_means = np.asarray(sizes, float), np.asarray(point_means, float)
     use = (sizes_a > 0) & np.isfinite(point_means)
@@ -128,6 +130,8 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     x, y = np.log10(sizes_a[use]), point_means[use]
     yb = np.asarray(boot_means, float)[:, use]
     yb = yb[np.isfinite(yb).all(1)]
+    if len(yb) < MIN_DRAWS:  # e.g. a scale scored on one or two items only: no covariance to weigh by
+        return None
     weight = np.linalg.pinv(np.cov(yb, rowvar=False) + 1e-9 * np.eye(len(x)))
     saturating = len(x) >= MIN_SATURATING_POINTS
     point, boot = _Forms(x, y[None, :], weight, saturating), _Forms(x, yb, weight, saturating)
