@@ -124,5 +124,5 @@ def test_a_broken_json_line_reports_where_the_line_stops(tmp_path):
     path = tmp_path / "eval_set.jsonl"
     path.write_text('{"question": "a", "class": "math", "std_answer": "1"}\n{"question": "b", "class"\n',
                     encoding="utf-8")
-    with pytest.raises(InputError, match=r"eval_set\.jsonl, line 2: broken JSON: Expecting ':' delimiter at column 26"):
+    with pytest.raises(InputError, match=r"eval_set\.jsonl, line 2: broken JSON: Expecting ':' delimiter \(column 26\)"):
         import_evalset(path)
