@@ -34,6 +34,8 @@ def test_the_study_benchmarks_every_model_and_the_report_sets_it_beside_the_judg
     assert [p["judge_overall"] for p in row["points"]] == [c["mean"] for c in macro["cells"]]
     assert (tiny_study_run / "report" / "benchmarks.png").stat().st_size > 1000
     assert "instructscale_demo_mc" in (tiny_study_run / "report" / "benchmarks.md").read_text()
+    html = (tiny_study_run / "report" / "report.html").read_text()
+    assert 'id="benchmarks-table"' in html and "instructscale_demo_mc" in html and 'id="benchmarks-img"' in html
 
 
 def test_models_already_scored_with_the_same_settings_are_not_run_again(tiny_study_run, tmp_path):

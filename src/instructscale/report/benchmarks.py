@@ -124,3 +124,23 @@ def figure(rows: list[dict], a: Analysis, out_stem: Path) -> dict[str, str]:
         files[ext] = str(path)
     plt.close(fig)
     return files
+
+
+def html_view(files: dict[str, str]) -> dict | None:
+    """What the HTML report's benchmark section shows (None: the run has no lm-eval judge)."""
+    import base64
+    import json
+
+    if "benchmarks_json" not in files:
+        return None
+    rows = json.loads(Path(files["benchmarks_json"]).read_text(encoding="utf-8"))["rows"]
+    labels = list(dict.fromkeys(p["label"] for r in rows for p in r["points"]))
+    view_rows = []
+    for r in rows:
+        by_label = {p["label"]: p["value"] for p in r["points"]}
+        view_rows.append({"benchmark": r["benchmark"], "task": r["task"], "metric": r["metric"],
+                          "values": [_fmt(by_label.get(lab)) for lab in labels],
+                          "pearson": f"{_fmt(r['pearson'], 2)} ({_fmt(r['pearson_p'], 2)})",
+                          "spearman": f"{_fmt(r['spearman'], 2)} ({_fmt(r['spearman_p'], 2)})"})
+    figure = base64.b64encode(Path(files["benchmarks_png"]).read_bytes()).decode("ascii")
+    return {"labels": labels, "rows": view_rows, "n": rows[0]["n"], "figure": figure}
