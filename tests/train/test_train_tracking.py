@@ -39,10 +39,17 @@ def test_tensorboard_events_hold_loss_lr_grad_norm_and_token_rate(tiny_pool_path
 
 
 def test_report_to_none_writes_no_tracker_logs(tiny_pool_path, tiny_base_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from instructscale.cli.main import app
+
     out = tmp_path / "quiet"
-    run_train(resolve_config("demo", data=tiny_pool_path, base_model=str(tiny_base_model("gpt2")), out=out,
-                             max_steps=1, max_length=64, report_to="none"))
-    assert (out / "instructscale.json").exists() and not (out / "runs").exists()
+    result = CliRunner().invoke(app, ["train", "--data", str(tiny_pool_path), "--base-model", str(tiny_base_model("gpt2")),
+                                      "--out", str(out), "--preset", "demo", "--max-steps", "1", "--max-length", "64",
+                                      "--report-to", "none"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "instructscale.json").read_text())["train"]["report_to"] == []
+    assert not (out / "runs").exists()
 
 
 def test_report_to_accepts_the_trainer_spellings_and_refuses_unknown_or_missing_trackers():

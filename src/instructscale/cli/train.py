@@ -51,6 +51,7 @@ def train(
     resume: Optional[bool] = typer.Option(None, "--resume", help="Continue from the last checkpoint in --out."),
     keep_checkpoints: Optional[bool] = typer.Option(None, "--keep-checkpoints",
                                                     help="Keep OUT/checkpoint-* after the run finishes."),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help="Trackers: tensorboard (default), wandb, mlflow, a comma list, or none."),
 ):
     """Fine-tune BASE_MODEL on a subset; settings from --preset, then --config, then flags."""
     if ctx.invoked_subcommand is not None:
@@ -69,7 +70,7 @@ def train(
         weight_decay=weight_decay, packing=packing, group_by_length=group_by_length, lora=lora, lora_r=lora_r,
         lora_alpha=lora_alpha, lora_dropout=lora_dropout, qlora=qlora, precision=precision,
         gradient_checkpointing=gradient_checkpointing, seed=seed, save_steps=save_steps, resume=resume,
-        keep_checkpoints=keep_checkpoints,
+        keep_checkpoints=keep_checkpoints, report_to=report_to,
         lora_target_modules=lora_target_modules.split(",") if lora_target_modules else None)
     if cfg.base_model is None:
         raise ConfigError("--base-model is required (a Hub id or a local folder, e.g. from `train init-tiny`)")
