@@ -106,3 +106,11 @@ def test_push_to_hub_uploads_every_folder_through_huggingface_hub(tiny_study_run
 def test_export_of_a_folder_that_is_no_run_names_it(tmp_path):
     result = CliRunner().invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "index.json" in result.output and str(tmp_path) in result.output
+
+
+def test_model_repo_ids_are_valid_hub_names_for_arms_and_seeds():
+    from instructscale.export.hub import model_repo_id, split_name
+
+    assert model_repo_id("lab/study", "scale_200_seed1@quality") == "lab/study-scale_200_seed1-quality"
+    assert model_repo_id(None, "scale_200") is None
+    assert split_name("subsets@quality/subset_200.jsonl", "quality") == "subset_200_quality"

@@ -134,7 +134,8 @@ def export_run(run_dir: str | Path, out: str | Path, *, repo_id: str | None = No
 
 
 def model_repo_id(repo_id: str | None, model: str) -> str | None:
-    return f"{repo_id}-{model}" if repo_id else None
+    """ORG/NAME-<model>, with characters the Hub does not allow in names (`scale_200@quality`) as '-'."""
+    return f"{repo_id}-{re.sub(r'[^A-Za-z0-9._-]', '-', model)}" if repo_id else None
 
 
 def _report_link(repo_id: str | None, has_report: bool) -> str | None:
