@@ -46,7 +46,7 @@ def test_log_linear_truth_gives_its_doubling_gain_and_data_needed():
 
 def test_saturated_truth_picks_the_saturating_form_and_says_where_it_flattens():
     f = _fit(saturating)
-    assert f.form == "saturating" and f.saturating_share > 0.8
+    assert f.form == "saturating" and f.form_shares["saturating"] > 0.8
     assert f.params["a"] == pytest.approx(0.75, abs=0.03)
     assert abs(f.doubling_gain.value) < 0.02 and f.doubling_gain.ci_high < T.delta * math.log10(2)
     # the planted slope per tenfold data, 0.4 * 2.5 * ln(10) * u**-2.5, falls below delta at u of about 3.2
@@ -65,4 +65,4 @@ def test_target_already_reached_and_not_reached():
 def test_too_few_scales_for_a_fit_and_for_the_saturating_form():
     assert _fit(loglinear, sizes=[0, 200_000, 2_000_000]) is None
     f = _fit(loglinear, sizes=[0, 200_000, 600_000, 2_000_000])
-    assert f.form == "log-linear" and set(f.aic) == {"log-linear"} and f.saturating_share == 0
+    assert f.form == "log-linear" and set(f.aic) == set(f.form_shares) == {"log-linear"}

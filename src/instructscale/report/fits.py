@@ -1,15 +1,13 @@
 """Fitted scaling curves per category: what more data would buy, with bootstrap CIs.
 
 Two forms are fitted to the mean scores at the tuned scales (size > 0), N in training examples:
-  log-linear  score = a + b * log10(N)                      (2 parameters)
-  saturating  score = a - c * (N / N_max) ** -alpha         (3 parameters; needs 4+ tuned scales)
-The means of one category are correlated (the same items at every scale), so both are fitted by
-generalized least squares with the covariance of the means from the paired item bootstrap, and the
-form with the lower AIC (chi-square + 2 x parameters; the variances are measured, not fitted) is
-used. Every bootstrap draw refits both forms and picks again, so the CIs include the uncertainty of
-which form fits. The saturating form is fitted on a grid of alpha (linear in a and c for fixed
-alpha), which keeps thousands of refits fast. Values past the largest scale are extrapolations and
-flagged as such.
+  log-linear  score = a + b * log10(N)                          (2 parameters)
+  saturating  score = a - c * (N / N_max) ** -alpha             (3 parameters; needs 4+ tuned scales)
+The means of one category are correlated (the same items at every scale): each form is fitted by
+generalized least squares with the paired item bootstrap's covariance of the means made
+exchangeable (see _exchangeable_weight), and the form with the lower AIC (chi-square + 2 x
+parameters; the variances are measured, not fitted) is used. Every bootstrap draw refits every form and picks again, so the CIs include the uncertainty of
+which form fits. Values past the largest scale are extrapolations and flagged as such.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ class CurveFit(BaseModel):
     form: Literal["log-linear", "saturating"]
     params: dict[str, float]  # log-linear: a, b; saturating: a, c, alpha, n_max
     aic: dict[str, float]  # per form fitted
-    saturating_share: float  # share of bootstrap draws in which the saturating form won
+    form_shares: dict[str, float]  # share of bootstrap draws in which each form won
     doubling_gain: Estimate  # fitted score at 2 x N_max minus at N_max (always an extrapolation)
     target: float
     data_needed: Estimate  # training examples to reach `target`; 0 = already at the smallest scale
@@ -54,67 +52,97 @@ class CurveFit(BaseModel):
     curve_high: list[float]
 
 
+class _LogLinear:
+    """score = a + b log10(N): a straight line on Figure 1's axis."""
+
+    name, n_params = "log-linear", 2
+
+    def __init__(self, x, y, weight):
+        self.coef, self.chi = _gls(np.column_stack([np.ones_like(x), x]), y, weight)
+        self.a, self.b = self.coef[:, 0], self.coef[:, 1]
+
+    def params(self, row: int) -> dict[str, float]:
+        return {"a": float(self.a[row]), "b": float(self.b[row])}
+
+    def at(self, sizes):
+        return self.a[:, None] + self.b[:, None] * np.log10(sizes)[None, :]
+
+    def slope_at(self, size):
+        return self.b.copy()
+
+    def size_reaching(self, target):
+        with np.errstate(over="ignore"):
+            return np.where(self.b > 0, 10.0 ** ((target - self.a) / np.where(self.b > 0, self.b, 1)), np.inf)
+
+    def size_flattening(self, delta, n_min):
+        return np.where(self.b < delta, 0.0, np.inf)
+
+
+class _Saturating:
+    """score = a - c (N / N_max)^-alpha: rises ever more slowly towards a ceiling a. Linear in a and c for a
+    fixed alpha, so it is fitted on a grid of alpha, which keeps thousands of refits fast."""
+
+    name, n_params = "saturating", 3
+
+    def __init__(self, x, y, weight):
+        self.n_max = 10 ** x[-1]
+        u = 10 ** (x - x[-1])
+        designs = np.stack([np.ones((len(ALPHAS), len(x))), -u[None, :] ** -ALPHAS[:, None]], axis=2)
+        coefs, chi = _gls(designs, y, weight)  # (alphas, R, 2), (alphas, R)
+        best, rows = chi.argmin(0), np.arange(len(y))
+        coef = coefs[best, rows]
+        self.a, self.c, self.alpha, self.chi = coef[:, 0], coef[:, 1], ALPHAS[best], chi[best, rows]
+
+    def params(self, row: int) -> dict[str, float]:
+        return {"a": float(self.a[row]), "c": float(self.c[row]), "alpha": float(self.alpha[row]),
+                "n_max": float(self.n_max)}
+
+    def at(self, sizes):
+        return self.a[:, None] - self.c[:, None] * (np.asarray(sizes)[None, :] / self.n_max) ** -self.alpha[:, None]
+
+    def slope_at(self, size):
+        return self.c * self.alpha * math.log(10) * (size / self.n_max) ** -self.alpha
+
+    def size_reaching(self, target):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio = (self.a - target) / self.c
+            return np.where((self.c > 0) & (ratio > 0), self.n_max * ratio ** (-1 / self.alpha), np.inf)
+
+    def size_flattening(self, delta, n_min):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            n = self.n_max * (self.c * self.alpha * math.log(10) / delta) ** (1 / self.alpha)
+        return np.where(self.slope_at(n_min) < delta, 0.0, n)
+
+
 class _Forms:
-    """Both forms fitted to rows of means (R, k): per row the chosen form and the means of the fit."""
+    """Every form fitted to rows of means (R, k); per row the one with the lowest AIC is used."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray, saturating: bool):
-        self.x, self.n_max = x, 10 ** x[-1]
-        self.lin, lin_chi = _gls(np.column_stack([np.ones_like(x), x]), y, weight)
-        self.aic_lin = lin_chi + 4
-        self.sat = None
-        self.use_sat = np.zeros(len(y), bool)
-        if saturating:
-            u = 10 ** (x - x[-1])
-            designs = np.stack([np.ones((len(ALPHAS), len(x))), -u[None, :] ** -ALPHAS[:, None]], axis=2)
-            coefs, chi = _gls(designs, y, weight)  # (alphas, R, 2), (alphas, R)
-            best = chi.argmin(0)
-            rows = np.arange(len(y))
-            coef = coefs[best, rows]  # (R, 2)
-            self.sat = (coef[:, 0], coef[:, 1], ALPHAS[best])
-            self.aic_sat = chi[best, rows] + 6
-            self.use_sat = self.aic_sat < self.aic_lin
+        self.n_max = 10 ** x[-1]
+        kinds = [_LogLinear] + ([_Saturating] if saturating else [])
+        self.forms = [kind(x, y, weight) for kind in kinds]
+        self.aic = np.stack([f.chi + 2 * f.n_params for f in self.forms])  # (forms, R)
+        self.choice = self.aic.argmin(0)
+
+    def _pick(self, values: list[np.ndarray]) -> np.ndarray:
+        stacked = np.stack(values)  # (forms, R, ...)
+        idx = self.choice.reshape((1, -1) + (1,) * (stacked.ndim - 2))
+        return np.take_along_axis(stacked, idx, axis=0)[0]
 
     def at(self, sizes: np.ndarray) -> np.ndarray:
         """Fitted score at `sizes` (R, len(sizes))."""
-        out = self.lin[:, :1] + self.lin[:, 1:] * np.log10(sizes)[None, :]
-        if self.sat is not None:
-            a, c, al = self.sat
-            sat = a[:, None] - c[:, None] * (np.asarray(sizes)[None, :] / self.n_max) ** -al[:, None]
-            out = np.where(self.use_sat[:, None], sat, out)
-        return out
-
-    def slope_at(self, size: float) -> np.ndarray:
-        """Fitted score gained per tenfold data at `size` (R,)."""
-        out = self.lin[:, 1].copy()
-        if self.sat is not None:
-            a, c, al = self.sat
-            out = np.where(self.use_sat, c * al * math.log(10) * (size / self.n_max) ** -al, out)
-        return out
+        return self._pick([f.at(sizes) for f in self.forms])
 
     def size_reaching(self, target: float, n_min: float) -> np.ndarray:
         """Smallest size with a fitted score >= target (0 if already at n_min; inf past REACH x N_max)."""
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            a, b = self.lin[:, 0], self.lin[:, 1]
-            n = np.where(b > 0, 10 ** ((target - a) / np.where(b > 0, b, 1)), np.inf)
-            if self.sat is not None:
-                sa, sc, al = self.sat
-                ratio = (sa - target) / sc
-                n_sat = np.where((sc > 0) & (ratio > 0), self.n_max * ratio ** (-1 / al), np.inf)
-                n = np.where(self.use_sat, n_sat, n)
-        reached_already = self.at(np.array([n_min]))[:, 0] >= target
-        n = np.where(reached_already, 0.0, n)
+        n = self._pick([f.size_reaching(target) for f in self.forms])
+        n = np.where(self.at(np.array([n_min]))[:, 0] >= target, 0.0, n)
         return np.where(n > REACH * self.n_max, np.inf, n)
 
     def size_flattening(self, delta: float, n_min: float) -> np.ndarray:
-        """Smallest size from n_min on where the fitted slope per tenfold data is below delta."""
-        flat_from_start = self.slope_at(n_min) < delta
-        n = np.full(len(self.lin), np.inf)
-        if self.sat is not None:
-            a, c, al = self.sat
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                n_sat = self.n_max * (c * al * math.log(10) / delta) ** (1 / al)
-            n = np.where(self.use_sat, n_sat, n)
-        n = np.where(flat_from_start, 0.0, n)
+        """Smallest size from n_min on past which the fitted slope per tenfold data stays below delta
+        (0: flat from the smallest scale)."""
+        n = self._pick([f.size_flattening(delta, n_min) for f in self.forms])
         return np.where(n > REACH * self.n_max, np.inf, n)
 
 
@@ -132,7 +160,7 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     yb = yb[np.isfinite(yb).all(1)]
     if len(yb) < MIN_DRAWS:  # e.g. a scale scored on one or two items only: no covariance to weigh by
         return None
-    weight = np.linalg.pinv(np.cov(yb, rowvar=False) + 1e-9 * np.eye(len(x)))
+    weight = _exchangeable_weight(np.cov(yb, rowvar=False))
     saturating = len(x) >= MIN_SATURATING_POINTS
     point, boot = _Forms(x, y[None, :], weight, saturating), _Forms(x, yb, weight, saturating)
     n_min, n_max = 10 ** x[0], 10 ** x[-1]
@@ -147,16 +175,11 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     gain_p = point.at(np.array([n_max, 2 * n_max])) @ [-1, 1]
     gain_b = boot.at(np.array([n_max, 2 * n_max])) @ [-1, 1]
     band = boot.at(grid)
-    if saturating:
-        params = ({"a": float(point.sat[0][0]), "c": float(point.sat[1][0]), "alpha": float(point.sat[2][0]),
-                   "n_max": float(n_max)} if point.use_sat[0] else
-                  {"a": float(point.lin[0, 0]), "b": float(point.lin[0, 1])})
-        aic = {"log-linear": float(point.aic_lin[0]), "saturating": float(point.aic_sat[0])}
-    else:
-        params, aic = {"a": float(point.lin[0, 0]), "b": float(point.lin[0, 1])}, {"log-linear": float(point.aic_lin[0])}
+    chosen = point.forms[point.choice[0]]
     return CurveFit(
-        form="saturating" if point.use_sat[0] else "log-linear", params=params, aic=aic,
-        saturating_share=float(boot.use_sat.mean()),
+        form=chosen.name, params=chosen.params(0),
+        aic={f.name: float(a) for f, a in zip(point.forms, point.aic[:, 0])},
+        form_shares={f.name: float(np.mean(boot.choice == k)) for k, f in enumerate(boot.forms)},
         doubling_gain=estimate(gain_p, gain_b).model_copy(update={"extrapolated": True}),
         target=target,
         data_needed=estimate(point.size_reaching(target, n_min), boot.size_reaching(target, n_min)),
@@ -174,6 +197,17 @@ def _gls(design: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndar
     coef = np.swapaxes(np.linalg.solve(xtw @ design, xtw @ y.T), -1, -2)
     resid = y - coef @ np.swapaxes(design, -1, -2)
     return coef, np.einsum("...rk,kl,...rl->...r", resid, weight, resid)
+
+
+def _exchangeable_weight(cov: np.ndarray) -> np.ndarray:
+    """Inverse of the bootstrap covariance of the means made exchangeable (every scale the mean
+    variance, every pair the mean covariance). Scores are bounded, so a cell whose items happen to
+    score near 1 has a smaller variance; weighting by each cell's own variance would pull the fit
+    towards such lucky cells. With exchangeable errors the fit equals ordinary least squares, and the
+    chi-square still measures misfit against the paired (within-item) noise."""
+    k = len(cov)
+    var, covar = np.trace(cov) / k, (cov.sum() - np.trace(cov)) / (k * (k - 1))
+    return np.linalg.pinv((var - covar) * np.eye(k) + covar * np.ones((k, k)) + 1e-9 * np.eye(k))
 
 
 def _ci(values: np.ndarray, cut: float) -> tuple[float | None, float | None]:
