@@ -151,6 +151,10 @@ def test_cli_report_prints_table_and_names_bad_judge(tmp_path):
     assert res.exit_code == 0, res.output
     # extraction gains 0.15 per tenfold data: shown, but smaller than --delta 0.5, so it is not improving
     assert "Extraction" in res.output and "improving" not in res.output
+    res = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "rep2"), "--bootstrap-samples", "200",
+                              "--delta", "0.01"])
+    # with a tiny delta, "no gain that matters" cannot be shown for the flat categories: the CLI says what would
+    assert res.exit_code == 0 and re.search(r"Translation is undetermined: the late\s+slope .* would", res.output, re.S)
     assert json.loads((tmp_path / "rep" / "scores.json").read_text())["judge"] == "reference"
     assert "| Extraction | lora |" in (tmp_path / "rep" / "compare.md").read_text()
     res = runner.invoke(app, ["report", str(run), "--judge", "nobody"])

@@ -25,12 +25,16 @@ def report(
     and a self-contained HTML report with an item browser."""
     from instructscale.console import console, stdout
     from instructscale.report import ReportConfig, VerdictThresholds, build_report
+    from instructscale.report.tables import display_name
 
     cfg = ReportConfig(run_dir=run_dir, out=out, primary_judge=judge, compare=compare,
                        bootstrap_samples=bootstrap_samples, seed=seed,
                        thresholds=VerdictThresholds(delta=delta, poor_score=poor_score), target_score=target)
     summary = build_report(cfg)
     stdout.print(summary.table())
+    for row in summary.rows:
+        if row.trend.decide:
+            stdout.print(f"{display_name(row.category)} is undetermined: {row.trend.decide}")
     if summary.unknown_models:
         console.print(f"[yellow]judgements of models that are no scale in the index were ignored: "
                       f"{', '.join(summary.unknown_models)}[/yellow]")
