@@ -28,7 +28,7 @@ def test_cli_reports_user_errors_without_traceback(tiny_base_model, eval_path, t
     common = ["respond", "--eval", str(eval_path), "--out", str(tmp_path / "o.jsonl")]
     for extra, message in [(["--model", base, "--preset", "hot"], "unknown generation preset"),
                            (["--model", base, "--backend", "tgi"], "backend"),
-                           (["--model", str(tmp_path / "missing")], "cannot load model"),
+                           (["--model", str(tmp_path / "missing")], "missing: no such file or folder"),
                            (["--model", base, "--template", "{instruction} {answer}"], "not a valid format string")]:
         result = CliRunner().invoke(app, common + extra)
         assert result.exit_code == 2, (extra, result.output)
