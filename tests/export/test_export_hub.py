@@ -73,8 +73,15 @@ def test_each_scale_has_its_model_with_a_card_holding_its_scores(tiny_study_run,
     card = ModelCard.load(folder / "README.md")
     assert card.data.library_name == "transformers" and "instructscale" in card.data.tags
     expected = {row["category"]: next(c for c in row["cells"] if c["size"] == 50) for row in scores["rows"]}
-    got = {r.metric_name.split(" ")[0]: r.metric_value for r in card.data.eval_results}
+    got = {r.metric_name.split(" ")[0]: r.metric_value for r in card.data.eval_results
+           if r.metric_type == "judge_score"}
     assert got == {cat: cell["mean"] for cat, cell in expected.items()}
+    bench = tiny_study_run / "benchmarks" / "bench.json"
+    if bench.exists():  # the lm-eval judge ran (the optional extra is installed)
+        score = json.loads(bench.read_text())["models"]["scale_50"]["instructscale_demo_mc"]
+        (result,) = [r for r in card.data.eval_results if r.dataset_name == "instructscale_demo_mc"]
+        assert (result.metric_type, result.metric_value) == (score["metric"], score["value"])
+        assert f"| instructscale_demo_mc | {score['metric']} | {score['value']:.3f} |" in card.text
     lo, hi = expected["macro"]["ci_low"], expected["macro"]["ci_high"]
     assert f"| macro | {expected['macro']['mean']:.3f} | [{lo:.3f}, {hi:.3f}] |" in card.text
     assert "subset_50" in card.text and "| learning_rate | 0.003 |" in card.text

@@ -102,6 +102,10 @@ def model_card(index: RunIndex, entry: ScaleEntry, meta: dict[str, Any], scores:
                           dataset_name=f"{index.name} evaluation set", dataset_split="test",
                           metric_type="judge_score", metric_name=f"{r['category']} ({judge})", metric_value=r["mean"])
                for r in rows if r["mean"] is not None]
+    benchmarks = benchmark_scores(index, entry.model)
+    results += [EvalResult(task_type="text-generation", dataset_type=b["task"], dataset_name=b["task"],
+                           metric_type=b["metric"], metric_name=f"{b['task']} {b['metric']} (lm-eval)",
+                           metric_value=b["value"]) for b in benchmarks]
     hub_base = not Path(base).exists() and base.count("/") == 1  # a local folder is no Hub reference
     data = ModelCardData(
         model_name=repo_id, library_name="peft" if meta.get("adapter") else "transformers",
@@ -113,4 +117,15 @@ def model_card(index: RunIndex, entry: ScaleEntry, meta: dict[str, Any], scores:
         data, template_path=_template("model_card.md.j2"), model_name=repo_id, study=index.name, base_model=base,
         adapter=bool(meta.get("adapter")), subset_name=Path(entry.subset or "").stem, n_examples=meta.get("n_examples"),
         dataset_repo=dataset_repo, training=training, template=meta.get("template", {"name": "?", "prompt": ""}),
-        repo_id=load_from, judge=judge, scores=rows, report_link=report_link)
+        repo_id=load_from, judge=judge, scores=rows, benchmarks=benchmarks, report_link=report_link)
+
+
+def benchmark_scores(index: RunIndex, model: str) -> list[dict]:
+    """This model's lm-eval results: [{benchmark, task, metric, value, stderr, samples}]."""
+    from instructscale.judge.lmeval import load_results
+
+    out = []
+    for name, rel in index.benchmarks.items():
+        tasks = load_results(index.resolve(rel))["models"].get(model, {})
+        out += [{"benchmark": name, "task": task, **score} for task, score in tasks.items()]
+    return out
