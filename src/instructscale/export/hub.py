@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from instructscale.console import console
 from instructscale.datafiles import read_records
 from instructscale.errors import InputError
 from instructscale.export.cards import dataset_card, model_card
@@ -72,6 +73,9 @@ def run_splits(index: RunIndex) -> dict[str, list[InstructionExample]]:
     pool = find_pool(index)
     if pool is not None:
         tables["pool"] = read_records(pool, InstructionExample)
+    else:
+        console.print("[yellow]the run's pool was not found (neither data/pool.jsonl nor the file the subsets "
+                      "manifest names): exporting the subsets without it[/yellow]")
     for entry in index.scales:
         if entry.subset:
             tables.setdefault(split_name(entry.subset, entry.arm), read_records(index.resolve(entry.subset),
