@@ -344,17 +344,30 @@ def final_records(path: str | Path, cls: type[T], key, is_final, *, rewrite: boo
     atomically when it held failures, duplicates or a torn last line, so reruns converge to
     exactly one record per key. Returns (kept records, torn lines dropped)."""
     rows, torn = read_jsonl_resumable(path, numbered=True)
-    keep, seen = [], set()
-    for n, row in rows:
-        record = validate_row(cls, row, path=path, line=n)
-        k = key(record)
-        if k in seen or not is_final(record):
-            continue
-        seen.add(k)
-        keep.append(record)
+    chosen, _ = one_per_key([validate_row(cls, row, path=path, line=n) for n, row in rows], key, is_final)
+    keep = [r for r in chosen if is_final(r)]
     if rewrite and (torn or len(keep) != len(rows)):
         write_jsonl(path, keep)
     return keep, torn
+
+
+def one_per_key(records: Iterable[T], key, is_final) -> tuple[list[T], list[tuple[T, T]]]:
+    """One record per `key(record)`: the first final one, else the first (a failed try
+    is replaced by a later final record of its key). Returns (chosen records in first-seen
+    order, (dropped record, the record chosen for its key) pairs)."""
+    chosen: dict[Any, T] = {}
+    dropped: list[tuple[T, T]] = []
+    for record in records:
+        k = key(record)
+        first = chosen.get(k)
+        if first is None:
+            chosen[k] = record
+        elif not is_final(first) and is_final(record):
+            chosen[k] = record
+            dropped.append((first, record))
+        else:
+            dropped.append((record, first))
+    return list(chosen.values()), dropped
 
 
 class JsonlAppender:

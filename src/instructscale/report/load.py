@@ -19,7 +19,7 @@ from pathlib import Path
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.console import console
-from instructscale.datafiles import read_jsonl_resumable, read_records, validate_row
+from instructscale.datafiles import one_per_key, read_jsonl_resumable, read_records, validate_row
 from instructscale.errors import InputError
 from instructscale.judge import ItemScore, item_scores
 from instructscale.judge.run import API_ERROR, RESPONSE_FAILED
@@ -110,25 +110,14 @@ def _read(path: Path, cls, key):
     if not path.exists():
         raise InputError("file named in the run index is missing", path=path)
     rows, _ = read_jsonl_resumable(path, numbered=True)
-    kept: dict[tuple, Response | Judgement] = {}
-    repeated, conflicting = 0, set()
-    for line, row in rows:
-        record = validate_row(cls, row, path=path, line=line)
-        k = key(record)
-        first = kept.get(k)
-        if first is None:
-            kept[k] = record
-            continue
-        repeated += 1
-        if not _final(first) and _final(record):
-            kept[k] = record  # a final record replaces an earlier failed try
-        if _content(first) != _content(record):
-            conflicting.add(k)
-    if repeated:
-        console.print(f"[yellow]warning: {path}: {repeated} duplicate records of {len(kept)} keys "
+    records = [validate_row(cls, row, path=path, line=line) for line, row in rows]
+    kept, dropped = one_per_key(records, key, _final)
+    if dropped:
+        conflicting = {key(a) for a, b in dropped if _content(a) != _content(b)}
+        console.print(f"[yellow]warning: {path}: {len(dropped)} duplicate records of {len(kept)} keys "
                       f"({len(conflicting)} keys with differing content); each key counted once, "
                       "the first final record kept[/yellow]")
-    return list(kept.values())
+    return kept
 
 
 def _final(record) -> bool:
