@@ -57,3 +57,20 @@ def test_unknown_tasks_and_adapters(tmp_path):
     adapter.mkdir()
     (adapter / "instructscale.json").write_text(json.dumps({"adapter": True, "base_model": "org/base"}))
     assert model_args(str(adapter)) == f"pretrained=org/base,peft={adapter},tokenizer={adapter}"
+
+
+def test_benchmark_command_scores_a_model_alone(tiny_base_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from instructscale.cli.main import app
+
+    base = tiny_base_model("gpt2")
+    out = tmp_path / "bench.json"
+    args = ["benchmark", "--model", f"base={base}", "--tasks", "instructscale_demo_mc", "--limit", "4", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    score = json.loads(out.read_text())["models"]["base"]["instructscale_demo_mc"]
+    assert ["base", "instructscale_demo_mc", "acc_norm", f"{score['value']:.4f}"] == result.output.splitlines()[-1].split()
+    assert score["samples"] == 4
+    bad = CliRunner().invoke(app, ["benchmark", "--model", "nopath", "--tasks", "x", "--out", str(out)])
+    assert bad.exit_code == 2 and "NAME=PATH" in bad.output

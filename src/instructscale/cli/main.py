@@ -60,9 +60,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def _register_stages() -> None:
-    from instructscale.cli import demo, evalset, export, generate, judge, report, respond, study, subsets, train
+    from instructscale.cli import (benchmark, demo, evalset, export, generate, judge, report, respond, study,
+                                   subsets, train)
 
-    for module in (evalset, generate, subsets, train, respond, judge, report, study, demo, export):
+    for module in (evalset, generate, subsets, train, respond, judge, benchmark, report, study, demo, export):
         module.register(app)
 
 
