@@ -79,6 +79,8 @@ def test_reasks_carry_only_the_last_reply_and_none_when_it_would_not_fit(fake_se
                    and "你上一次的回复中没有找到有效的分数" in b["messages"][1]["content"]]
     assert len(reask_alone) == 2 * 2  # both models' sky answers, 2 re-asks each, without the long reply
     assert max(len(b["messages"]) for b in srv.requests) == 4  # never the whole conversation
+    notes = {r["item_id"]: r["note"] for r in _rows(s.out)}
+    assert "without the earlier reply" in notes["o1"] and notes["m1"] is None and s.inputs_cut == 0
 
 
 @pytest.mark.parametrize("error, overflow", [

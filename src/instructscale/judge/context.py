@@ -16,6 +16,7 @@ from instructscale.llm import estimate_tokens
 from instructscale.records import EvalItem
 
 CUT_MARK = "\n[…]\n"
+CUT_NOTE = "inputs cut to fit the judge's context"
 FIELDS = ("question", "reference", "answer")
 
 # OpenAI ("maximum context length is 4097 tokens", code context_length_exceeded), vLLM (the
@@ -44,7 +45,7 @@ class Fitted:
     def note(self, budget: int) -> str | None:
         if not self.cut:
             return None
-        return f"inputs cut to fit the judge's context (~{budget} tokens): {', '.join(self.cut)}"
+        return f"{CUT_NOTE} (~{budget} tokens): {', '.join(self.cut)}"
 
 
 def fit_inputs(item: EvalItem, answer: str, budget: int) -> Fitted:

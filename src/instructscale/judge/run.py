@@ -18,7 +18,7 @@ from instructscale.console import console, progress
 from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records
 from instructscale.errors import InputError
 from instructscale.judge.config import JudgeConfig, JudgeSummary
-from instructscale.judge.context import fit_inputs, is_context_overflow
+from instructscale.judge.context import CUT_NOTE, fit_inputs, is_context_overflow
 from instructscale.judge.parse import parse_score
 from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
@@ -33,6 +33,7 @@ RESPONSE_FAILED = "response failed: "  # the answer itself failed: redone once t
 CONTEXT_OVERFLOW = "context overflow: "  # the judge's context cannot hold the request: final, unscored
 CONTEXT_SHRINKS = 2  # times the inputs are halved after the server says the request is too long
 MIN_INPUT_TOKENS = 64
+DROPPED_REPLY = "re-asked without the earlier reply, which would not fit the judge's context"
 REPLY_SEP = "\n\n[re-ask]\n\n"
 ASSUMED_REPLY_TOKENS = 100  # dry-run guess for a judge reply: a short comment and the score
 
@@ -102,7 +103,7 @@ def _run(cfg: JudgeConfig) -> JudgeSummary:
 
 def _count_context(summary: JudgeSummary, judgements: list[Judgement], cfg: JudgeConfig) -> None:
     """Inputs cut to fit the judge's context, and requests its context could not hold."""
-    summary.inputs_cut = sum(j.note is not None for j in judgements)
+    summary.inputs_cut = sum(CUT_NOTE in (j.note or "") for j in judgements)
     summary.context_overflows = sum((j.error or "").startswith(CONTEXT_OVERFLOW) for j in judgements)
     if summary.inputs_cut or summary.context_overflows:
         console.print(f"[yellow]{summary.inputs_cut} judgements had inputs cut to fit the judge's context "
@@ -210,12 +211,13 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
     fitted = fit_inputs(job.item, job.response.response, budget)
     first = messages = prompt_set.messages(fitted.item, fitted.answer)
     replies: list[str] = []
+    dropped = False  # a re-ask went without the earlier reply
     while True:
         # a re-ask carries one reply, so two equal replies would make equal requests: the
         # cache tells them apart by the re-ask's number
         tag = job.repeat if messages is first else f"{job.repeat}/reask{len(replies)}"
         result = await cached_chat(client, cache, messages, tag=tag, **overrides)
-        note = fitted.note(budget)
+        note = "; ".join(n for n in (fitted.note(budget), DROPPED_REPLY if dropped else None) if n) or None
         if not result.ok and is_context_overflow(result.error) and shrinks < CONTEXT_SHRINKS:
             shrinks, budget = shrinks + 1, max(MIN_INPUT_TOKENS, fitted.tokens // 2)
             fitted = fit_inputs(job.item, job.response.response, budget)
@@ -232,6 +234,7 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
             return Judgement(**base, raw=REPLY_SEP.join(replies), note=note,
                              error=f"no valid score after {len(replies)} replies: {parsed.reason}")
         with_reply = fitted.tokens + estimate_tokens(result.text) <= budget
+        dropped = dropped or not with_reply
         messages = prompt_set.reask_messages(first, result.text if with_reply else None)
 
 
