@@ -179,11 +179,14 @@ def _keys_at(cls: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the model found by following `loc` (field names, list indexes) from `cls`."""
     node: Any = cls
     for part in loc:
-        node = _model_in(node.model_fields[part].annotation) if isinstance(part, str) and \
-            _is_model(node) and part in node.model_fields else node
-        if not _is_model(node):
+        if isinstance(part, int):  # a list index: the list's item model is already `node`
+            continue
+        if part not in node.model_fields:
             return []
-    return list(node.model_fields) if _is_model(node) else []
+        node = _model_in(node.model_fields[part].annotation)
+        if node is None:  # a plain mapping such as `params`: any key goes
+            return []
+    return list(node.model_fields)
 
 
 def _is_model(tp: Any) -> bool:
