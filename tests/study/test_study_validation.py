@@ -81,3 +81,13 @@ def test_a_study_file_that_is_not_utf8_is_one_line(tmp_path):
     path.write_bytes("name: 研究\n".encode("utf-8") + "run_dir: 研究\n".encode("gbk"))
     with pytest.raises(InputError, match=rf"^{path}, line 2: not valid UTF-8$"):
         load_study(path)
+
+
+def test_cross_stage_checks_cover_each_arm(tmp_path):
+    from tests.study.test_study_run import TINY_STUDY
+
+    small = {**TINY_STUDY["base_model"]["tiny"], "max_positions": 64}
+    arms = [{"name": "main"}, {"name": "small", "base_model": {"tiny": small}}]
+    with pytest.raises(ConfigError, match=r"train\.max_length \(96\) is more than base_model\.tiny\.max_positions "
+                                          r"\(64\) \(arm 'small'\)"):
+        build(tmp_path, arms=arms)
