@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import yaml
+
+from instructscale.datafiles import read_yaml
 
 _CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -27,9 +28,9 @@ def estimate_tokens(text: str) -> int:
 def load_price_table(path: str | None = None) -> dict[str, dict[str, float]]:
     """Prices in USD per million tokens: {model: {input: x, output: y}}. The built-in table
     is data/prices.yaml; pass your own YAML file of the same shape to override."""
-    text = Path(path).read_text(encoding="utf-8") if path else \
-        resources.files("instructscale").joinpath("data/prices.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text) or {}
+    if path:
+        return read_yaml(path) or {}
+    return yaml.safe_load(resources.files("instructscale").joinpath("data/prices.yaml").read_text(encoding="utf-8"))
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
