@@ -86,7 +86,7 @@ def _arms(arms) -> dict:
               "text": "-" if d.delta is None else f"{fmt(d.delta, sign=True)} [{fmt(d.ci_low, sign=True)}, "
                                                   f"{fmt(d.ci_high, sign=True)}]"} for d in arms.differences]
     comps = [{"arm": arm, "categories": list(dict.fromkeys(c for s in comp for c in s["counts"])), "subsets": comp}
-             for arm, comp in arms.compositions.items()]
+             for arm, comp in arms.compositions.items() if comp]
     return {"names": [x.name for x in arms.analyses], "verdicts": verdicts, "differences": diffs,
             "target": next((r.fit.target for r in first.rows if r.fit), None),
             "baseline": first.name, "compositions": comps}
