@@ -114,3 +114,20 @@ def test_the_cli_answers_bad_bytes_with_one_line_and_exit_2(tmp_path, command, d
     result = CliRunner().invoke(app, [*command, str(path)])
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
+
+
+@pytest.mark.parametrize("data", [b'{"item_id": "x"\n' + b"\xff" * 3 + b"\n{}\n", b"\xe5\x88" + b'{"a": 1}\n' * 3])
+def test_the_report_cli_answers_a_broken_judgement_file_with_one_line(run_dir, data):
+    from instructscale.runindex import load_index
+
+    index = load_index(run_dir)
+    path = index.resolve(next(iter(index.judgements.values())))
+    original = path.read_bytes()
+    try:
+        path.write_bytes(data)
+        result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(run_dir / "report_bad")])
+    finally:
+        path.write_bytes(original)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and str(path) in lines[0], result.output
+    assert not (run_dir / "report_bad").exists()
