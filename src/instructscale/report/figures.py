@@ -105,10 +105,11 @@ def _curve(ax, row, pos, color, name):
     base = [c for c in row.cells if c.size == 0 and c.mean is not None]
     tuned = [c for c in row.cells if c.size > 0 and c.mean is not None]
     xs = [pos[c.size] for c in tuned]
+    labelled = (tuned or base or [None])[-1]  # one legend entry per run
     for c in [*base, *tuned]:
         lo, hi = c.ci_low if c.ci_low is not None else c.mean, c.ci_high if c.ci_high is not None else c.mean
         ax.errorbar([pos[c.size]], [c.mean], yerr=[[c.mean - lo], [hi - c.mean]], fmt="s" if c.size == 0 else "o",
-                    color=color, ms=3.5, capsize=2, lw=1, label=name if c is tuned[-1] else None)
+                    color=color, ms=3.5, capsize=2, lw=1, label=name if c is labelled else None)
     if base and tuned:
         ax.plot([pos[0], xs[0]], [base[0].mean, tuned[0].mean], ":", color=color, lw=1)
     fit = row.fit
