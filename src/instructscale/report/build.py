@@ -89,7 +89,7 @@ def _compare_analyses(cfg: ReportConfig, main: Analysis) -> list[Analysis]:
     for run_dir in cfg.compare:
         has_judge = cfg.primary_judge in load_index(run_dir).judgements
         run = load_run(run_dir, cfg.primary_judge if has_judge else None)
-        a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds)
+        a = analyze(run, cfg.bootstrap_samples, cfg.seed, cfg.thresholds, cfg.target_score)
         if a.name in names:
             a.name = f"{a.name} ({run_dir.resolve().name})"
         names.add(a.name)
