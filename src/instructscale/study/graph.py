@@ -48,8 +48,10 @@ def build_graph(study: Study) -> Graph:
                             run=lambda: runners.run_eval(study), outputs=[lay.eval_path]))
     if cfg.data.pool is None:
         gen = cfgs["generate"]
-        pool = g.add(Unit("pool", "pool", {"generate": gen.model_dump(mode="json", exclude={"client", "out"}),
-                                           "teacher": study.teacher_identity()},
+        settings = {"generate": gen.model_dump(mode="json", exclude={"client", "out"}), "teacher": study.teacher_identity()}
+        if cfg.data.generate.get("client"):  # generation-only teacher settings (absent: fingerprints as before)
+            settings["client"] = cfg.data.generate["client"]
+        pool = g.add(Unit("pool", "pool", settings,
                           run=lambda: runners.run_generate(study), outputs=[lay.pool_path],
                           keep_outputs_on_change=True))
     else:

@@ -93,9 +93,11 @@ class Study:
         if self.cfg.data.pool is None:
             from instructscale.generate import GenerateConfig
 
-            cfgs["generate"] = validated(GenerateConfig, {"seed": self.cfg.seed, **self.cfg.data.generate,
-                                                          "out": self.layout.pool_path,
-                                                          "client": self.teacher_client()},
+            generate = dict(self.cfg.data.generate)
+            # data.generate.client: teacher settings for generation only (e.g. a local model's max_tokens)
+            client = self.teacher_client(generate.pop("client", {}), prefix="data.generate.client")
+            cfgs["generate"] = validated(GenerateConfig, {"seed": self.cfg.seed, **generate,
+                                                          "out": self.layout.pool_path, "client": client},
                                          source=self.source, prefix="data.generate")
         cfgs["train"] = {arm.name: self._train_config(i, arm) for i, arm in enumerate(self.arms)}
         for i, arm in enumerate(self.arms):
