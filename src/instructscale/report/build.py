@@ -66,7 +66,7 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files["composition"] = str(out / "composition.json")
         files.update({f"composition_{k}": v for k, v in composition_figure(comp, out / "composition").items()})
 
-    files.update(write_benchmarks(run, a, out))  # lm-eval judges: extra curves, correlation with the judge
+    files.update(write_benchmarks(head, a, out))  # lm-eval judges: extra curves, correlation with the judge
 
     compared = _compare_analyses(cfg, a)
     if compared:
