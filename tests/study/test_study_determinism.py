@@ -2,9 +2,9 @@
 every stage reruns (generation, training, responses, judging, report) and scores.csv and the
 CIs in scores_long.csv come out byte-identical."""
 
+import json
 import re
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -27,7 +27,7 @@ STUDY = {
 }
 
 
-@pytest.mark.slow  # two full study runs: about 25 s of CPU, 60-90 s on a busy 2-core machine
+# two full study runs: about 30 s on an idle 2-core machine
 def test_study_run_force_gives_identical_scores(tmp_path):
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump({**STUDY, "run_dir": str(tmp_path / "run")}), encoding="utf-8")
@@ -38,4 +38,7 @@ def test_study_run_force_gives_identical_scores(tmp_path):
     again = CliRunner().invoke(app, ["study", "run", str(path), "--force"])
     assert again.exit_code == 0, again.output
     assert re.search(r"\b0 skipped", again.output), again.output  # everything really ran again
+    for unit in ("respond__35", "judge__teacher"):  # from scratch, not resumed from the first run's files
+        summary = json.loads((tmp_path / "run" / "manifests" / f"{unit}.json").read_text(encoding="utf-8"))["summary"]
+        assert summary["resumed"] == 0 and summary["new"] > 0, summary
     assert {name: (report / name).read_bytes() for name in before} == before

@@ -82,8 +82,9 @@ class Ledger:
         if not force and self.state(unit) == "done":
             return "skipped", self.read(unit)
         previous = self.read(unit) or {}
-        if previous and previous.get("fingerprint") != unit.fingerprint and not unit.keep_outputs_on_change:
-            for out in unit.outputs:  # results made under other settings must not be resumed into
+        changed = previous and previous.get("fingerprint") != unit.fingerprint and not unit.keep_outputs_on_change
+        if force or changed:  # results made under other settings (or that --force redoes) are not resumed into
+            for out in unit.outputs:
                 _remove(Path(out))
         manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
                     "fingerprint": unit.fingerprint, "settings": unit.settings,
