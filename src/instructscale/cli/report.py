@@ -25,13 +25,22 @@ def report(
     and a self-contained HTML report with an item browser."""
     from instructscale.console import console, stdout
     from instructscale.report import ReportConfig, VerdictThresholds, build_report
-    from instructscale.report.tables import display_name
 
     cfg = ReportConfig(run_dir=run_dir, out=out, primary_judge=judge, compare=compare,
                        bootstrap_samples=bootstrap_samples, seed=seed,
                        thresholds=VerdictThresholds(delta=delta, poor_score=poor_score), target_score=target)
     summary = build_report(cfg)
     stdout.print(summary.table())
+    print_notes(summary)
+    console.print(f"report: {summary.files['html']}")
+
+
+def print_notes(summary) -> None:
+    """What a reader must see under the table: what would decide each undetermined verdict,
+    ignored judgements, and warnings (e.g. the judge is the teacher). `study run` prints them too."""
+    from instructscale.console import console, stdout
+    from instructscale.report.tables import display_name
+
     for row in summary.rows:
         if row.trend.decide:
             stdout.print(f"{display_name(row.category)} is undetermined: {row.trend.decide}")
@@ -40,7 +49,6 @@ def report(
                       f"{', '.join(summary.unknown_models)}[/yellow]")
     for warning in summary.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
-    console.print(f"report: {summary.files['html']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -70,6 +70,7 @@ def run(
 
 
 def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
+    from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
     from instructscale.study import Study, load_study
@@ -85,6 +86,7 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
         for arm, rows in list(summary.arms.items())[1:]:  # the headline table is the first arm's
             stdout.print(rich_table(rows, [c.label for c in rows[0].cells] if rows else [],
                                     title=f"arm {arm}: mean score ({summary.judge})"))
+        print_notes(summary)
         stdout.print(f"HTML report: {Path(summary.files['html']).resolve()}", soft_wrap=True)
     return study, outcomes
 
