@@ -15,8 +15,9 @@ demo: setup
 demo-arms: setup
 	.venv/bin/instructscale demo run --arms
 
+# PYTEST_ARGS: more pytest arguments (CI adds the llama.cpp-server tests and timings)
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
 
 test-slow: setup
 	.venv/bin/python -m pytest -q -m slow

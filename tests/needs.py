@@ -1,10 +1,11 @@
 """Tests that need an optional tool or package (Chromium, the packaged SmolLM2, llama.cpp's
-server) skip with the install command where it is missing. CI installs them all and lists
+server, lm-eval, MLflow) skip with the install command where it is missing. CI installs them all and lists
 them in INSTRUCTSCALE_REQUIRED_DEPS, where a missing one fails instead: a skip there would
 hide that the test never ran."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -17,3 +18,8 @@ def needs(dep: str, available: bool, install: str):
     if not available and dep in os.environ.get(REQUIRED_ENV, "").split():
         pytest.fail(f"{dep} is missing but {REQUIRED_ENV} requires it ({install})", pytrace=False)
     return pytest.mark.skipif(not available, reason=f"needs {dep}: {install}")
+
+
+def needs_module(module: str, install: str):
+    """`needs` for an optional Python package, by its import name."""
+    return needs(module, importlib.util.find_spec(module) is not None, install)

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-pytest.importorskip("lm_eval")
+from instructscale.errors import ConfigError
+from instructscale.judge.lmeval import LmEvalConfig, model_args, run_lm_eval
+from needs import needs_module
 
-from instructscale.errors import ConfigError  # noqa: E402
-from instructscale.judge.lmeval import LmEvalConfig, model_args, run_lm_eval  # noqa: E402
+pytestmark = needs_module("lm_eval", "pip install -e '.[lmeval]'")
 
 
 def test_the_study_benchmarks_every_model_and_the_report_sets_it_beside_the_judge(tiny_study_run):

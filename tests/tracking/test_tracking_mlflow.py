@@ -4,7 +4,9 @@ trainer's MLflow integration, and the study's score table. Skipped without mlflo
 from __future__ import annotations
 
 import pytest
+from needs import needs_module
 
+pytestmark = needs_module("mlflow", "pip install -e '.[mlflow]'")
 mlflow = pytest.importorskip("mlflow")
 
 
