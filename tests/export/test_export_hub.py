@@ -54,7 +54,7 @@ def test_dataset_card_parses_and_states_how_the_data_was_made(tiny_study_run, ex
     pool_manifest = json.loads((tiny_study_run / "manifests" / "pool.json").read_text())
     for reason, n in pool_manifest["summary"]["filtered"].items():
         assert f"| {reason} | {n} |" in card.text
-    assert f"ROUGE-L of the instruction+input at or\nabove 0.9" in card.text
+    assert "ROUGE-L of the instruction+input at or\nabove 0.9" in card.text
     assert "offline demo teacher" in card.text and "overlap the evaluation set" in card.text
     composition = json.loads((tiny_study_run / "subsets" / "manifest.json").read_text())["subsets"][0]["categories"]
     assert sum(composition.values()) == 20

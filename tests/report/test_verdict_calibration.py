@@ -3,7 +3,6 @@
 analysis. A smaller version of benchmarks/verdict_calibration.py (fewer studies and bootstrap draws)."""
 
 import numpy as np
-import pytest
 
 from instructscale.report import ReportConfig, build_report
 from instructscale.report.config import VerdictThresholds

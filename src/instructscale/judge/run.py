@@ -23,7 +23,7 @@ from instructscale.judge.parse import parse_score
 from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
 from instructscale.judge.summary import category_stats
-from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_cost, estimate_tokens
+from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_asks, estimate_tokens
 from instructscale.locks import exclusive
 from instructscale.evalset import read_eval_items
 from instructscale.records import EvalItem, Judgement, Response
@@ -242,21 +242,11 @@ def _estimate(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet | None) -
     """Requests, tokens and cost of the pending jobs, first asks only (re-asks are rare)."""
     if cfg.scorer == "reference":
         return {"judgements": len(jobs), "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
-    cache = ReplyCache(cfg.cache_path) if cfg.use_cache and cfg.cache_path.exists() else None
-    requests = prompt_tokens = cached = 0
-    params = cfg.client.params
-    for job in jobs:
-        fitted = fit_inputs(job.item, job.response.response, cfg.max_input_tokens)
-        messages = prompt_set.messages(fitted.item, fitted.answer)
-        overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
-        if cache and cache.get(cache.key(cfg.client.model, messages, {**params, **overrides}, job.repeat)):
-            cached += 1
-            continue
-        requests += 1
-        prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
-    if cache:
-        cache.close()
-    completion_tokens = requests * min(ASSUMED_REPLY_TOKENS, int(params.get("max_tokens") or ASSUMED_REPLY_TOKENS))
-    return {"judgements": len(jobs), "cached": cached, "requests": requests, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": estimate_cost(cfg.client.model, prompt_tokens, completion_tokens, cfg.client.price_table)}
+    def asks():
+        for job in jobs:
+            fitted = fit_inputs(job.item, job.response.response, cfg.max_input_tokens)
+            overrides = {"seed": cfg.seed + job.repeat} if cfg.seed is not None else {}
+            yield prompt_set.messages(fitted.item, fitted.answer), {**cfg.client.params, **overrides}, job.repeat
+
+    return {"judgements": len(jobs), **estimate_asks(cfg.client, asks(), reply_tokens=ASSUMED_REPLY_TOKENS,
+                                                     cache_path=cfg.cache_path if cfg.use_cache else None)}

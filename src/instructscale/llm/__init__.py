@@ -2,7 +2,7 @@
 
 from instructscale.llm.cache import ReplyCache, cached_chat
 from instructscale.llm.client import ChatClient, ChatResult, ClientConfig
-from instructscale.llm.usage import UsageMeter, estimate_cost, estimate_tokens, load_price_table
+from instructscale.llm.usage import UsageMeter, estimate_asks, estimate_cost, estimate_tokens, load_price_table
 
-__all__ = ["ChatClient", "ChatResult", "ClientConfig", "ReplyCache", "UsageMeter", "cached_chat", "estimate_cost",
-           "estimate_tokens", "load_price_table"]
+__all__ = ["ChatClient", "ChatResult", "ClientConfig", "ReplyCache", "UsageMeter", "cached_chat", "estimate_asks",
+           "estimate_cost", "estimate_tokens", "load_price_table"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,6 +47,31 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
     if price is None:
         return None
     return (prompt_tokens * price["input"] + completion_tokens * price["output"]) / 1e6
+
+
+def estimate_asks(client_cfg, asks: Iterable[tuple[list[dict], dict, Any]], *, cache_path: str | Path | None,
+                  reply_tokens: int) -> dict:
+    """What --dry-run prints: requests, tokens and cost of first asks, each `(messages, params,
+    cache tag)`; an ask whose reply is already cached costs nothing, and re-asks (rare) are not
+    counted. `reply_tokens` is the guessed reply length. Calls nothing, writes nothing."""
+    from instructscale.llm.cache import ReplyCache
+
+    cache = ReplyCache(cache_path) if cache_path is not None and Path(cache_path).exists() else None
+    requests = prompt_tokens = cached = 0
+    try:
+        for messages, params, tag in asks:
+            if cache and cache.get(cache.key(client_cfg.model, messages, params, tag)) is not None:
+                cached += 1
+                continue
+            requests += 1
+            prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
+    finally:
+        if cache:
+            cache.close()
+    completion_tokens = requests * min(reply_tokens, int(client_cfg.params.get("max_tokens") or reply_tokens))
+    return {"cached": cached, "requests": requests, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": estimate_cost(client_cfg.model, prompt_tokens, completion_tokens, client_cfg.price_table)}
 
 
 @dataclass

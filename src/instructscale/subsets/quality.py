@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from instructscale.console import progress
 from instructscale.errors import InputError
-from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_cost, estimate_tokens
+from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_asks
 from instructscale.records import InstructionExample
 
 BUILTIN = ("zh", "en")
@@ -145,19 +145,7 @@ def estimate_rating(examples: list[InstructionExample], client_cfg: ClientConfig
                     cache_path: Path | None) -> dict:
     """Requests, tokens and cost of rating `examples` (first asks only: re-asks are rare);
     examples whose first reply is cached cost nothing. Calls nothing, writes nothing."""
-    cache = ReplyCache(cache_path) if cache_path is not None and cache_path.exists() else None
-    requests = prompt_tokens = cached = 0
-    for ex in examples:
-        messages = prompt.messages(ex)
-        if cache and cache.get(cache.key(client_cfg.model, messages, client_cfg.params, CACHE_TAG)) is not None:
-            cached += 1
-            continue
-        requests += 1
-        prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
-    if cache:
-        cache.close()
-    completion_tokens = requests * min(ASSUMED_REPLY_TOKENS, int(client_cfg.params.get("max_tokens") or ASSUMED_REPLY_TOKENS))
-    return {"examples": len(examples), "cached": cached, "requests": requests, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": estimate_cost(client_cfg.model, prompt_tokens, completion_tokens, client_cfg.price_table)}
+    asks = ((prompt.messages(ex), client_cfg.params, CACHE_TAG) for ex in examples)
+    return {"examples": len(examples),
+            **estimate_asks(client_cfg, asks, cache_path=cache_path, reply_tokens=ASSUMED_REPLY_TOKENS)}
 
