@@ -205,3 +205,23 @@ def test_the_report_names_the_line_of_an_out_of_range_score(tmp_path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=rf"^{path}, line 5, field 'score': Input should be less than or equal to 1$"):
         load_run(run_dir)
+
+
+def test_subsets_manifests_model_metadata_and_rating_prompts_name_the_line_of_non_utf8_bytes(tmp_path):
+    from instructscale.respond.prompts import read_metadata
+    from instructscale.subsets.manifest import load_manifest
+    from instructscale.subsets.quality import load_rating_prompt
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'{\n"pool": "' + GBK + b'"}\n')
+    with pytest.raises(InputError, match=rf"^{manifest}, line 2: not valid UTF-8$"):
+        load_manifest(manifest)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "instructscale.json").write_bytes(b'{"template": "' + GBK + b'"}')
+    with pytest.raises(InputError, match=r"instructscale.json, line 1: not valid UTF-8$"):
+        read_metadata(str(model))
+    rating = tmp_path / "rating.yaml"
+    rating.write_bytes(b"system: x\nuser: " + GBK + b"\n")
+    with pytest.raises(InputError, match=rf"^{rating}, line 2: not valid UTF-8$"):
+        load_rating_prompt(str(rating))

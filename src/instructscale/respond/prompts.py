@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from instructscale.console import console
+from instructscale.datafiles import parse_json, read_text
 from instructscale.errors import ConfigError, InputError
 from instructscale.templates import PromptTemplate, get_template
 
@@ -26,10 +27,7 @@ def read_metadata(model_path: str) -> dict:
     path = Path(model_path) / METADATA
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"broken JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    return parse_json(read_text(path), path)
 
 
 def resolve_template(model_path: str, explicit: str | None = None, stop: list[str] | None = None,

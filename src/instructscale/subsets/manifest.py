@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from instructscale.errors import InputError
+from instructscale.datafiles import parse_json, read_text
+from instructscale.errors import InputError, validation_message
 
 
 class SubsetEntry(BaseModel):
@@ -52,13 +52,12 @@ def load_manifest(path: str | Path) -> SubsetsManifest:
     p = Path(path)
     if p.is_dir():
         p = p / "manifest.json"
+    if not p.exists():
+        raise InputError("manifest not found", path=p)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("manifest not found", path=p) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"broken JSON: {exc.msg}", path=p, line=exc.lineno) from None
-    manifest = SubsetsManifest.model_validate(data)
+        manifest = SubsetsManifest.model_validate(parse_json(read_text(p), p))
+    except ValidationError as exc:
+        raise InputError(f"not a subsets manifest: {validation_message(exc)}", path=p) from None
     manifest.path = p
     return manifest
 

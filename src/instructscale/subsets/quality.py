@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from instructscale.console import progress
+from instructscale.datafiles import read_yaml
 from instructscale.errors import InputError
 from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_asks
 from instructscale.records import InstructionExample
@@ -58,14 +59,16 @@ class RatingPrompt(BaseModel):
 def load_rating_prompt(spec: str) -> RatingPrompt:
     """`zh`, `en`, or a YAML file of the same shape."""
     if spec in BUILTIN:
-        text, path = resources.files("instructscale").joinpath(f"data/rating_prompts/{spec}.yaml").read_text("utf-8"), spec
+        path = spec
+        builtin = resources.files("instructscale").joinpath(f"data/rating_prompts/{spec}.yaml")
+        data = yaml.safe_load(builtin.read_text("utf-8"))
     else:
         path = Path(spec)
         if not path.is_file():
             raise InputError("rating prompt file not found (or use zh / en)", path=path)
-        text = path.read_text(encoding="utf-8")
+        data = read_yaml(path)
     try:
-        return RatingPrompt.model_validate(yaml.safe_load(text))
+        return RatingPrompt.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(err["msg"], path=path, field=".".join(map(str, err["loc"]))) from None
