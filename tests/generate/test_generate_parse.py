@@ -28,3 +28,20 @@ def test_malformed_blocks_are_dropped_and_counted():
 def test_no_blocks_at_all():
     res = parse_tasks("对不起，我无法完成这个请求。")
     assert res.tasks == [] and res.errors == {"no_task_blocks": 1}
+
+
+def test_labels_numbered_as_lines_make_one_block_in_field_order():
+    # SmolLM2-135M's replies (tests/realmodel): each label numbered like a list line
+    reply = ("###\n1. Instruction: Provide a list of 5 items.\n2. Input: banana\n3. Output: No item found\n"
+             "4. Output: 8\n###\n5. Instruction: Name two colors.\n6. Input: 3 and 8")
+    res = parse_tasks(reply, start=4)
+    assert [(t.instruction, t.input, t.output) for t in res.tasks] == [
+        ("Provide a list of 5 items.", "banana", "No item found")]
+    assert res.errors == {"missing_instruction": 1, "missing_output": 1}
+
+
+def test_a_numbered_field_out_of_order_still_starts_a_new_block():
+    reply = "4. Instruction: Add 2 and 3.\n4. Output: 5\n5. Input: x\n6. Output: y"
+    res = parse_tasks(reply, start=4)
+    assert [t.instruction for t in res.tasks] == ["Add 2 and 3."]
+    assert res.errors == {"missing_instruction": 1}

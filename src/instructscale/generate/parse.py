@@ -2,8 +2,10 @@
 
 Accepts Chinese and English labels (`4. 指令:` / `4. Instruction:`, full-width colons and
 `、．)` after the number), fields that span several lines (code, lists, letters), `###`
-separators or none, and a reply that starts mid-block because the prompt ended with an
-open `N. 指令:` label. A block without instruction or output is dropped and counted.
+separators or none, a reply that starts mid-block because the prompt ended with an
+open `N. 指令:` label, and labels numbered as lines (`1. Instruction / 2. Input /
+3. Output`, as small models write them). A block without instruction or output is
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 _FIELDS = {"instruction": ("指令", "instruction"), "input": ("输入", "input"), "output": ("输出", "输出内容", "output")}
+_ORDER = tuple(_FIELDS)
 _NAME = {word: field for field, words in _FIELDS.items() for word in words}
 _LABEL = re.compile(
     r"^[ \t]*(?:#+[ \t]*)?(?:(\d+)[ \t]*[.、．)）][ \t]*)?(" + "|".join(sorted(_NAME, key=len, reverse=True))
@@ -45,17 +48,16 @@ def parse_tasks(text: str, start: int | None = None, truncated: bool = False) ->
     if not labels:
         errors["no_task_blocks"] += 1
         return ParseResult([], errors)
-    blocks: list[dict] = [{"number": start, "instruction": head}] if head and start is not None else []
+    blocks: list[dict] = [{"number": start, "last": start, "instruction": head}] if head and start is not None else []
     for m, nxt in zip(labels, labels[1:] + [None]):
         field = _NAME[m.group(2).lower()]
         number = int(m.group(1)) if m.group(1) else None
         value = _clean(text[m.end():nxt.start() if nxt else len(text)])
         cur = blocks[-1] if blocks else None
-        same_block = cur is not None and field not in cur and (number is None or cur["number"] in (None, number))
-        if field == "instruction" or not same_block:
+        if not _joins(cur, field, number):
             cur = {"number": number if number is not None else (cur["number"] + 1 if cur and cur["number"] else None)}
             blocks.append(cur)
-        cur[field] = value
+        cur[field], cur["last"] = value, number
     if truncated and blocks:
         blocks.pop()
         errors["truncated"] += 1
@@ -70,6 +72,17 @@ def parse_tasks(text: str, start: int | None = None, truncated: bool = False) ->
             tasks.append(ParsedTask(b["number"], b["instruction"], "" if inp.strip().lower() in NO_INPUT else inp,
                                     b["output"]))
     return ParseResult(tasks, errors)
+
+
+def _joins(cur: dict | None, field: str, number: int | None) -> bool:
+    """Whether a label continues the current block: a field the block lacks, with its number
+    or none; or, for labels numbered as lines, the next number and a later field."""
+    if cur is None or field == "instruction" or field in cur:
+        return False
+    if number is None or cur["number"] in (None, number):
+        return True
+    later = all(_ORDER.index(field) > _ORDER.index(f) for f in _ORDER if f in cur)
+    return cur["last"] is not None and number == cur["last"] + 1 and later
 
 
 def _clean(value: str) -> str:
