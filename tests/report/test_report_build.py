@@ -1,6 +1,7 @@
 """build_report and the CLI on a synthetic run with planted answers (tests/report/report_synth.py)."""
 
 import csv
+import io
 import json
 import re
 from collections import defaultdict
@@ -13,6 +14,7 @@ from instructscale.cli.main import app
 from instructscale.datafiles import read_records
 from instructscale.records import Judgement
 from instructscale.report import ReportConfig, build_report
+from instructscale.report.tables import display_name
 from report_synth import JUDGE, SCALES, TRICKY, UNSCORED_MATH_ITEMS, make_run
 
 SAMPLES = 300
@@ -204,3 +206,17 @@ def test_index_judge_names_need_not_match_record_judge_field(tmp_path):
     write_jsonl(run / "judgements.jsonl", mixed)
     with pytest.raises(InputError, match="several judges"):
         build_report(ReportConfig(run_dir=run, bootstrap_samples=200))
+
+
+def test_terminal_table_fits_80_columns_with_every_verdict_whole(built):
+    from rich.console import Console
+
+    _, summary = built
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(summary.table())
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in "\n".join(lines)
+    assert "late" in lines[1] and "items per category" in lines[0]  # n goes to the title when every category has it
+    for row in summary.rows:
+        assert any(line.startswith(display_name(row.category)) and line.rstrip().endswith(row.trend.verdict)
+                   for line in lines), row.category

@@ -183,19 +183,26 @@ def rich_table(rows: list[CategoryResult], labels: list[str], title: str = ""):
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns with 4 scales + base
+    counts = {r.items for r in rows if r.category not in (MACRO, MICRO)}
+    same_count = len(counts) == 1  # the usual case: the count goes in the title and the table fits 80 columns
+    if same_count and title:
+        title = f"{title} ({counts.pop()} items per category)"
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     table.add_column("category", no_wrap=True)
-    table.add_column("n", justify="right")
+    if not same_count:
+        table.add_column("n", justify="right")
     for lab in labels:
-        table.add_column(lab, justify="right", no_wrap=True, min_width=5)
-    table.add_column("slope", justify="right", no_wrap=True)
+        table.add_column(lab, justify="right", no_wrap=True, min_width=6)
+    table.add_column("slope", justify="right", no_wrap=True, min_width=7)  # whole tuned range, per tenfold data
+    table.add_column("late", justify="right", no_wrap=True, min_width=7)  # the largest scales: what the verdict reads
     table.add_column("verdict", no_wrap=True)
     colors = {"improving": "green", "plateaued": "yellow", "flat_poor": "red", "undetermined": "dim"}
     for r in rows:
         if r.category == MACRO:
             table.add_section()
-        table.add_row(display_name(r.category), str(r.items), *[fmt(c.mean) for c in r.cells],
-                      fmt(r.trend.slope, sign=True), f"[{colors[r.trend.verdict]}]{r.trend.verdict}[/]")
+        table.add_row(display_name(r.category), *([] if same_count else [str(r.items)]), *[fmt(c.mean) for c in r.cells],
+                      fmt(r.trend.slope, sign=True), fmt(r.trend.late_slope, sign=True),
+                      f"[{colors[r.trend.verdict]}]{r.trend.verdict}[/]")
     return table
 
 
