@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from needs import needs
 from instructscale.cli.main import app
 from instructscale.datafiles import read_records, write_jsonl
-from instructscale.records import EvalItem, Judgement, Response
+from instructscale.records import EvalItem, InstructionExample, Judgement, Response
 
 HAS_SERVER = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llama_cpp.server") is not None
 pytestmark = [pytest.mark.slow, pytest.mark.realmodel, pytest.mark.timeout(1800), needs_smollm2(),
@@ -125,21 +125,40 @@ def test_judge_against_the_llama_cpp_server_counts_unscored_never_as_zero(llama_
         assert means
 
 
-def test_study_with_the_llama_cpp_server_as_teacher_handles_its_messy_output(llama_server, tmp_path):
-    """Generation parses and filters what a 135M teacher writes, and counts every reply; the
-    study then completes, or, when nothing usable came back (measured: 0 kept of 20 parsed
-    items in 4 requests: 11 without instruction, 6 without output, 3 cut), stops at the
-    subsets stage with the one-line error that names the empty pool. Never a traceback."""
+# What a 135M teacher can follow (measured, tests/realmodel): Alpaca's long English header
+# makes it comment on the requirements or copy the shown tasks, so this prompt is one line;
+# the seeds are short English tasks for an English prompt (the built-in seeds are Chinese).
+SMALL_TEACHER_PROMPT = {
+    "language": "en", "labels": {"instruction": "Instruction", "input": "Input", "output": "Output",
+                                 "noinput": "<noinput>"},
+    "header": "Continue this list of {total} tasks. Each task has an instruction, an input and an output, "
+              "in the same format."}
+SMALL_TEACHER_SEEDS = [("What is the capital of Italy?", "", "The capital of Italy is Rome."),
+                       ("Give the opposite of the word.", "happy", "sad"), ("Add the two numbers.", "7 and 5", "12"),
+                       ("Name two colors.", "", "Red and blue.")]
+
+
+def test_study_with_the_llama_cpp_server_as_teacher_completes_on_its_messy_output(llama_server, tmp_path):
+    """Generation parses and filters what a 135M teacher really writes (most replies have no
+    usable task: commentary, copied examples, a label without output), counts every drop,
+    keeps a small pool, and the study completes with the demo's tiny student."""
+    prompt, seeds = tmp_path / "prompt.yaml", tmp_path / "seeds.jsonl"
+    prompt.write_text(yaml.safe_dump(SMALL_TEACHER_PROMPT), encoding="utf-8")
+    seeds.write_text("".join(json.dumps({"id": f"s{i}", "instruction": ins, "instances": [{"input": inp, "output": out}]})
+                             + "\n" for i, (ins, inp, out) in enumerate(SMALL_TEACHER_SEEDS)), encoding="utf-8")
     study = {
         "name": "llama.cpp teacher", "run_dir": str(tmp_path / "run"), "seed": 0,
         "teacher": {"offline_demo": False, "base_url": llama_server, "model": SERVED, "concurrency": 1,
                     "timeout_s": 300, "max_attempts": 2},
-        # the server's context is 2048 tokens and a small model rambles to the limit: generation's
-        # default max_tokens (3072) is cut for this teacher, and a few requests must do
-        "data": {"generate": {"target": 4, "num_new_tasks": 4, "num_seed_examples": 2, "prompt": "en",
-                              "max_requests": 4, "client": {"params": {"max_tokens": 320}}}},
+        # the server's context is 2048 tokens and a small model rambles: generation's default
+        # max_tokens (3072) is cut for this teacher, and it is asked for 2 tasks at a time.
+        # Measured: about 1 kept task per 8-9 requests (7 of 60; 3 of 24), so 3 need ~25 requests
+        # (~1 min) and the cap of 80 leaves a shortfall a chance well under 1%
+        "data": {"generate": {"target": 3, "num_new_tasks": 2, "num_seed_examples": 3, "prompt": str(prompt),
+                              "seeds": str(seeds), "max_requests": 80,
+                              "client": {"params": {"max_tokens": 200, "temperature": 0.7}}}},
         "eval": {"demo_world_per_category": 1},
-        "subsets": {"sizes": [1, 2]},
+        "subsets": {"sizes": [2, 3]},
         "base_model": {"tiny": {"arch": "gpt2", "vocab_size": 300, "hidden_size": 32, "num_layers": 1,
                                 "num_heads": 2, "max_positions": 128}},
         "train": {"preset": "demo", "max_steps": 2, "max_length": 96},
@@ -149,19 +168,20 @@ def test_study_with_the_llama_cpp_server_as_teacher_handles_its_messy_output(lla
     }
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(study, allow_unicode=True), encoding="utf-8")
+    started = time.monotonic()
     result = CliRunner().invoke(app, ["study", "run", str(path)])
     run = tmp_path / "run"
     gen = json.loads((run / "manifests" / "pool.json").read_text())
     assert gen["status"] == "done"
     summary = gen["summary"]
     print(f"\nllama.cpp teacher: {summary['requests']} requests, {summary['parsed']} parsed, kept {summary['kept']}, "
-          f"filtered {summary['filtered']}; study exit code {result.exit_code}")
+          f"filtered {summary['filtered']}; study exit code {result.exit_code} in {time.monotonic() - started:.0f} s")
+    assert result.exit_code == 0, result.output
     assert summary["requests"] > 0 and summary["usage"]["successes"] > 0
-    pool = (run / "data" / "pool.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(pool) == summary["kept"]
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.output
-    if len(pool) >= 2:
-        assert result.exit_code == 0, result.output
-        assert (run / "report" / "report.html").is_file()
-    else:
-        assert result.exit_code == 2 and "pool.jsonl" in result.output and "Traceback" not in result.output
+    assert summary["kept"] == 3 and summary["reached_target"]
+    assert summary["parsed"] >= summary["kept"] and sum(summary["filtered"].values()) > 0
+    pool = read_records(run / "data" / "pool.jsonl", InstructionExample)
+    assert len(pool) == 3 and all(ex.source == "self-instruct" and ex.instruction and ex.output for ex in pool)
+    seed_instructions = {ins for ins, _, _ in SMALL_TEACHER_SEEDS}
+    assert not seed_instructions & {ex.instruction for ex in pool}  # copied examples are duplicates, dropped
+    assert (run / "report" / "report.html").is_file()
