@@ -15,10 +15,10 @@ import time
 import httpx
 import pytest
 import yaml
+from needs import needs
 from smollm2 import needs_smollm2
 from typer.testing import CliRunner
 
-from needs import needs
 from instructscale.cli.main import app
 from instructscale.datafiles import read_records, write_jsonl
 from instructscale.records import EvalItem, InstructionExample, Judgement, Response
