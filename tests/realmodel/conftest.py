@@ -39,3 +39,11 @@ def taught_pairs(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("taught") / "taught.jsonl"
     write_jsonl(path, rows)
     return path
+
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    from llama_server import blame_dead_server
+
+    blame_dead_server((yield).get_result())

@@ -5,17 +5,12 @@ server (the demo's tiny student) completes. Slow: `pytest -m slow tests/realmode
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import socket
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
 import yaml
-from needs import needs
+from llama_server import SERVED, WATCHED, LlamaServer, ServerDied, needs_llama_server
 from smollm2 import needs_smollm2
 from typer.testing import CliRunner
 
@@ -23,47 +18,26 @@ from instructscale.cli.main import app
 from instructscale.datafiles import read_records, write_jsonl
 from instructscale.records import EvalItem, InstructionExample, Judgement, Response
 
-HAS_SERVER = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llama_cpp.server") is not None
-pytestmark = [pytest.mark.slow, pytest.mark.realmodel, pytest.mark.timeout(1800), needs_smollm2(),
-              needs("llama_cpp", HAS_SERVER, "pip install 'llama-cpp-python[server]' (builds llama.cpp, ~5 min; "
-                                             "or: make setup-full)")]
-SERVED = "smollm2"
+pytestmark = [pytest.mark.slow, pytest.mark.realmodel, pytest.mark.timeout(1800), needs_smollm2(), needs_llama_server()]
 QUESTIONS = ["What is the capital of France?", "Name three fruits.", "把下面的句子翻译成英文：我喜欢读书。",
              "Write one sentence about the sea.", "What is 12 + 30?", "Give an antonym of 'hot'."]
 
 
 @pytest.fixture(scope="module")
 def llama_server(smollm2, tmp_path_factory):
-    """`python -m llama_cpp.server` on a free loopback port, stopped after the module."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--model_alias", SERVED,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
+    """`python -m llama_cpp.server` on a free loopback port, stopped after the module; a death
+    at any point fails the test it happened in with the signal and the log's tail (conftest)."""
+    server = LlamaServer(smollm2, tmp_path_factory.mktemp("llama") / "server.log")
+    WATCHED.append(server)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp server did not answer in 180 s: {log.read_text()[-2000:]}")
-            time.sleep(1)
-        yield url
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            server.wait_ready()
+        except ServerDied as e:
+            pytest.fail(str(e), pytrace=False)
+        yield server.url
+    finally:
+        server.stop()
+        WATCHED.remove(server)
 
 
 @pytest.fixture(scope="module")
