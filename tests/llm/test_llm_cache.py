@@ -74,6 +74,38 @@ def test_only_successes_are_cached(fake_server, tmp_path):
     assert srv.request_count == 2  # the failure was not replayed; the success was
 
 
+def test_identical_asks_in_flight_at_once_share_one_request(fake_server, tmp_path):
+    srv = fake_server(["得分: 1"], latency_s=0.3)
+    cfg = ClientConfig(base_url=srv.base_url, model="m", max_attempts=1, concurrency=4)
+
+    async def together():
+        async with ChatClient(cfg) as client:
+            with ReplyCache(tmp_path / "c.sqlite") as cache:
+                other = [{"role": "user", "content": "another question"}]
+                results = await asyncio.gather(*(cached_chat(client, cache, MSG, tag=0) for _ in range(3)),
+                                               cached_chat(client, cache, other, tag=0))
+                return results, cache.hits
+
+    results, hits = asyncio.run(together())
+    assert all(r.ok and r.text == "得分: 1" for r in results)
+    assert srv.request_count == 2 and hits == 2  # one request per distinct ask; the two waiters are hits
+    assert sorted(r.attempts for r in results) == [0, 0, 1, 1]
+
+
+def test_waiters_on_a_failed_ask_each_try_themselves(fake_server, tmp_path):
+    srv = fake_server(["得分: 1"], latency_s=0.2)
+    srv.push_faults([Fault.server_error()])
+    cfg = ClientConfig(base_url=srv.base_url, model="m", max_attempts=1, backoff_base_s=0.01, concurrency=4)
+
+    async def together():
+        async with ChatClient(cfg) as client:
+            with ReplyCache(tmp_path / "c.sqlite") as cache:
+                return await asyncio.gather(*(cached_chat(client, cache, MSG, tag=0) for _ in range(2)))
+
+    first, second = asyncio.run(together())
+    assert not first.ok and second.ok and srv.request_count == 2
+
+
 def test_concurrent_writer_processes(tmp_path):
     path = tmp_path / "c.sqlite"
     ReplyCache(path).close()

@@ -6,10 +6,13 @@ Only successful replies are stored: a failure is retried next run, never replaye
 WAL mode plus one short transaction per write makes it safe for several processes
 writing at once and for `kill -9` (SQLite's journal rolls back a torn write).
 The API key is never part of a key or a row.
+Identical asks in flight at once (two models that answered alike, judged concurrently)
+share one request: the first asks, the others wait for its reply and count as hits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -31,6 +34,7 @@ class ReplyCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
+        self.inflight: dict[str, asyncio.Future] = {}  # key -> the first asker's pending result
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -92,7 +96,23 @@ async def cached_chat(client: ChatClient, cache: ReplyCache | None, messages: li
     text = cache.get(key)
     if text is not None:
         return ChatResult(text=text, attempts=0)
-    result = await client.chat(messages, **overrides)
+    pending = cache.inflight.get(key)
+    if pending is not None:  # the same ask is already on its way: share its reply
+        shared = await asyncio.shield(pending)
+        if shared.ok:
+            cache.hits += 1
+            return ChatResult(text=shared.text, attempts=0)
+        return await cached_chat(client, cache, messages, tag, **overrides)  # it failed: ask ourselves
+    future = asyncio.get_running_loop().create_future()
+    cache.inflight[key] = future
+    try:
+        result = await client.chat(messages, **overrides)
+    except BaseException as exc:
+        future.set_result(ChatResult(text="", attempts=0, error=repr(exc)))
+        raise
+    finally:
+        cache.inflight.pop(key, None)
     if result.ok:
         cache.put(key, result.text, client.config.model)
+    future.set_result(result)
     return result
