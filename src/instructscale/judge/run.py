@@ -230,7 +230,7 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
             prefix = CONTEXT_OVERFLOW if is_context_overflow(result.error) else API_ERROR
             return Judgement(**base, raw=REPLY_SEP.join(replies), error=prefix + result.error, note=note)
         replies.append(result.text)
-        parsed = parse_score(result.text)
+        parsed = parse_score(result.text, fitted.answer)  # a score quoted from the answer is not the judge's
         if parsed.ok:
             return Judgement(**base, score=parsed.score, raw=result.text, note=note)
         if len(replies) > cfg.reasks:
