@@ -53,7 +53,7 @@ def code_limits(timeout_s: float) -> dict[str, int]:
 def run_tests(code: str, tests: str, timeout_s: float = 10.0) -> CodeRun:
     problem = sandbox_problem()
     if problem and not unsandboxed_allowed():
-        return CodeRun(False, f"{NOT_RUN}no sandbox ({problem}); set {ALLOW_ENV}=1 to run it unsandboxed",
+        return CodeRun(False, f"{NOT_RUN}no sandbox: {problem}; set {ALLOW_ENV}=1 to run it unsandboxed",
                        ran=False)
     nonce = secrets.token_hex(16)
     nonce_r, nonce_w = os.pipe()

@@ -82,7 +82,7 @@ def bwrap_prefix(ro_paths: list[str]) -> list[str]:
 def sandbox_problem() -> str | None:
     """Why no sandbox can be made here (bwrap missing or refused by the kernel), or None."""
     if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         return "setpriv (util-linux) is needed to run sandboxed code as nobody"
     try:
