@@ -28,7 +28,7 @@ from instructscale.records import EvalItem, Judgement, Response
 
 from needs import needs_sandbox
 
-pytestmark = needs_sandbox()
+SANDBOX = needs_sandbox()  # on every test but the refusal one, which needs no bwrap
 
 TIMEOUT = 20.0  # generous: the machine may be loaded; the timeout tests use their own
 ESCAPED = "assert escaped, 'the escape failed'"
@@ -90,12 +90,14 @@ def judge_process_run(code: str, env: dict) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@SANDBOX
 def test_the_parents_environment_is_not_visible():
     secret = f"sk-sandbox-{uuid.uuid4().hex}"
     run = judge_process_run(env_probe(secret), {"PATH": os.environ["PATH"], "OPENAI_API_KEY": secret})
     assert run["ran"] and not run["passed"] and "the escape failed" in run["detail"], run
 
 
+@SANDBOX
 def test_control_unsandboxed_the_env_probe_finds_the_parents_secret(tmp_path):
     secret = f"sk-sandbox-{uuid.uuid4().hex}"
     run = judge_process_run(env_probe(secret), {"PATH": str(tmp_path), "OPENAI_API_KEY": secret, ALLOW_ENV: "1"})
@@ -133,6 +135,7 @@ def host_files(tmp_path):
     return target, victim
 
 
+@SANDBOX
 def test_no_write_or_delete_outside_the_scratch_dir(tmp_path):
     target, victim = host_files(tmp_path)
     visible_read_only = [os.path.join(sys.prefix, f"probe-{uuid.uuid4().hex}"), f"/usr/probe-{uuid.uuid4().hex}"]
@@ -141,6 +144,7 @@ def test_no_write_or_delete_outside_the_scratch_dir(tmp_path):
     assert not any(os.path.exists(p) for p in visible_read_only)
 
 
+@SANDBOX
 def test_control_unsandboxed_the_files_probe_damages_host_files(tmp_path, bare):
     target, victim = host_files(tmp_path)
     assert unsandboxed(files_probe([str(target)], str(victim))).passed
@@ -178,11 +182,13 @@ def accepted(srv) -> bool:
         return False
 
 
+@SANDBOX
 def test_no_connection_to_a_listening_local_port(listener):
     contained(network_probe(listener.getsockname()[1]))
     assert not accepted(listener)
 
 
+@SANDBOX
 def test_control_unsandboxed_the_network_probe_connects(listener, bare):
     assert unsandboxed(network_probe(listener.getsockname()[1])).passed
     assert accepted(listener)
@@ -209,20 +215,24 @@ escaped = signalled or any(b"pytest" in c for c in cmdlines)
 """
 
 
+@SANDBOX
 def test_the_callers_processes_are_not_visible():
     contained(process_probe(os.getpid()))
 
 
+@SANDBOX
 def test_control_unsandboxed_the_process_probe_sees_the_caller(bare):
     assert unsandboxed(process_probe(os.getpid())).passed
 
 
+@SANDBOX
 def test_code_runs_as_an_unprivileged_user():
     contained("import os\nescaped = os.getuid() == 0 or os.geteuid() == 0")
 
 
 # ----------------------------------------------------------------------------- limits
 
+@SANDBOX
 @pytest.mark.parametrize("code,error", [
     ("x = bytearray(300 * 2**20)", "MemoryError"),
     ("open('big', 'wb').write(b'0' * 32 * 2**20)", "File too large"),
@@ -234,6 +244,7 @@ def test_memory_file_size_and_process_limits(code, error):
     assert not run.passed and error in run.detail, run.detail
 
 
+@SANDBOX
 def test_small_allocations_files_and_threads_still_work():
     code = ("import threading\nx = bytearray(20 * 2**20)\nopen('f', 'wb').write(b'0' * 2**20)\n"
             "t = [threading.Thread(target=len, args=('a',)) for _ in range(8)]\n[s.start() for s in t]\n"
@@ -241,6 +252,7 @@ def test_small_allocations_files_and_threads_still_work():
     assert sandboxed(code, "pass").passed
 
 
+@SANDBOX
 def test_limits_are_set_and_cannot_be_raised():
     code = """
 import resource
@@ -291,6 +303,7 @@ if os.fork() == 0:
 """
 
 
+@SANDBOX
 @pytest.mark.parametrize("probe", [SETSID_CHILD, DAEMON], ids=["setsid-child", "daemon"])
 @pytest.mark.parametrize("hang", [False, True], ids=["code-ends", "code-hangs"])
 def test_nothing_outlives_or_blocks_the_judge(probe, hang):
@@ -310,6 +323,7 @@ WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4"
 
 
+@SANDBOX
 @pytest.mark.parametrize("trick", [
     "import sys\nsys.exit(0)",
     "import os\nos._exit(0)",
@@ -331,6 +345,7 @@ def test_exit_tricks_do_not_pass(trick):
     assert not run.passed, run.detail
 
 
+@SANDBOX
 def test_a_correct_solution_still_passes():
     code = ("import subprocess, sys\n"
             "def add(a, b):\n    return a + b\n"
@@ -359,6 +374,7 @@ def test_without_a_sandbox_code_is_not_run_unless_allowed(monkeypatch, tmp_path,
     assert score_reference(CODE_ITEM, answer) == (1.0, None) and flag.exists()
 
 
+@SANDBOX
 def test_a_judge_run_without_a_sandbox_leaves_code_unscored_and_redoes_it_later(monkeypatch, tmp_path):
     eval_path, resp_path, out = tmp_path / "eval.jsonl", tmp_path / "responses.jsonl", tmp_path / "judgements.jsonl"
     write_jsonl(eval_path, [CODE_ITEM])
