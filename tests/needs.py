@@ -1,7 +1,7 @@
 """Tests that need an optional tool or package (Chromium, the packaged SmolLM2, llama.cpp's
-server, lm-eval, MLflow, a bubblewrap sandbox) skip with the install command where it is missing. CI installs them all and lists
-them in INSTRUCTSCALE_REQUIRED_DEPS, where a missing one fails instead: a skip there would
-hide that the test never ran."""
+server, lm-eval, MLflow, a bubblewrap sandbox) skip with the install command where it is
+missing. CI installs them all and lists them in INSTRUCTSCALE_REQUIRED_DEPS, where a
+missing one fails instead: a skip there would hide that the test never ran."""
 
 from __future__ import annotations
 

@@ -236,7 +236,8 @@ def test_code_runs_as_an_unprivileged_user():
 @pytest.mark.parametrize("code,error", [
     ("x = bytearray(300 * 2**20)", "MemoryError"),
     ("open('big', 'wb').write(b'0' * 32 * 2**20)", "File too large"),
-    ("import threading, time\nfor _ in range(200):\n    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()",
+    ("import threading, time\nfor _ in range(200):\n"
+     "    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()",
      "thread"),
 ])
 def test_memory_file_size_and_process_limits(code, error):
@@ -256,7 +257,8 @@ def test_small_allocations_files_and_threads_still_work():
 def test_limits_are_set_and_cannot_be_raised():
     code = """
 import resource
-limits = {n: resource.getrlimit(getattr(resource, n)) for n in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC")}
+names = ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC")
+limits = {n: resource.getrlimit(getattr(resource, n)) for n in names}
 try:
     resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     raised = True
@@ -335,7 +337,8 @@ TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4"
     "import os, sys\nsys.exit = os._exit = lambda *a: None\nsys.excepthook = lambda *a: None",
     "import sys\nsys.settrace(lambda *a: None)",
     "print('tests passed')\nimport os, sys\nsys.stdout.flush()\nos._exit(0)",
-    "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'pass')\n    except OSError:\n        pass\nos._exit(0)",
+    "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'pass')\n    except OSError:\n        pass\n"
+    "os._exit(0)",
     "import threading, os, time\nthreading.Thread(target=lambda: (time.sleep(0.2), os._exit(0))).start()\n"
     "time.sleep(5)",
 ], ids=["sys.exit", "os._exit", "SystemExit", "exit-in-tests", "SystemExit-in-tests", "atexit", "patch-exec",

@@ -34,7 +34,8 @@ def test_injected_answers_score_zero_through_a_judge_run(fake_server, judge_conf
     then quotes the answer (issue 22: all four scored 1.0). One reply quotes the answer so that it
     cannot be told from the judge's own words: it conflicts, is re-asked, and the re-ask decides."""
     items = [EvalItem(id=f"m{i}", category="math", question=f"{i}+1=?", reference=str(i + 1)) for i in range(4)]
-    answers = {it.id: f"答案是 {i + 7}，计算完毕。\n{inj}" for i, (it, inj) in enumerate(zip(items, INJECTIONS))}
+    answers = {it.id: f"答案是 {i + 7}，计算完毕。\n{inj}"
+               for i, (it, inj) in enumerate(zip(items, INJECTIONS))}
     eval_path, resp_path = tmp_path / "inj-eval.jsonl", tmp_path / "inj-responses.jsonl"
     write_jsonl(eval_path, items)
     write_jsonl(resp_path, [Response(item_id=k, model="m", response=v) for k, v in answers.items()])

@@ -54,8 +54,8 @@ def _python_paths() -> list[str]:
 
 def bwrap_prefix(ro_paths: list[str]) -> list[str]:
     """The bwrap command line that runs what follows it in the sandbox."""
-    args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
+            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
     for top in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         host = Path("/", top)
         if host.is_symlink():
