@@ -397,3 +397,15 @@ def test_a_judge_run_without_a_sandbox_leaves_code_unscored_and_redoes_it_later(
     again = run_judge(cfg)  # bwrap is back: the item is run now
     assert again.new == 1 and again.unscored == 0 and again.incomplete is None
     assert [j.score for j in read_records(out, Judgement)] == [1.0]
+
+
+@SANDBOX
+def test_a_sandbox_that_fails_to_start_is_not_a_zero(monkeypatch, tmp_path):
+    """Told apart by the harness's start message, which the code cannot write: a broken start
+    is `code not run` (redone next run), while code that dies at once is scored 0 (the exit
+    tricks above all ran)."""
+    broken = tmp_path / "harness.py"
+    broken.write_text("import sys\nsys.stderr.write('cannot start\\n')\nsys.exit(3)\n")
+    monkeypatch.setattr("instructscale.judge.code_exec.HARNESS", broken)
+    run = run_tests("def add(a, b):\n    return a + b\n", TESTS)
+    assert not run.ran and run.detail.startswith(NOT_RUN) and "cannot start" in run.detail

@@ -66,24 +66,32 @@ def run_tests(code: str, tests: str, timeout_s: float = 10.0) -> CodeRun:
             task.seek(0)
             argv = [sys.executable, "-I", "-c", HARNESS.read_text(encoding="utf-8"), str(nonce_r), str(result_w),
                     json.dumps(code_limits(timeout_s))]
-            done = run_command(argv, stdin=task.fileno(), pass_fds=(nonce_r, result_w), timeout_s=timeout_s,
-                               sandboxed=problem is None)
-        os.close(result_w)
-        result_w = -1
-        os.set_blocking(result_r, False)
-        try:
-            verdict = os.read(result_r, 4096).decode("utf-8", "replace")
-        except BlockingIOError:
-            verdict = ""
+            done = run_command(argv, stdin=task.fileno(), pass_fds=(nonce_r, result_w), ready_fd=result_r,
+                               timeout_s=timeout_s, sandboxed=problem is None)
+        verdict = _read_available(result_r)
     finally:
-        for fd in (nonce_r, result_r, result_w):
-            if fd >= 0:
-                os.close(fd)
-    if done.timed_out:
+        os.close(result_r)
+    started = verdict.startswith(f"{nonce} start\n")
+    verdict = verdict.removeprefix(f"{nonce} start\n")
+    if done.timed_out and started:
         return CodeRun(False, f"time limit {timeout_s:g}s exceeded")
     if verdict == f"{nonce} pass":
         return CodeRun(True, "tests passed")
     if verdict.startswith(f"{nonce} fail "):
         return CodeRun(False, verdict[len(nonce) + 6:])
     last = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+    if not started:  # the sandbox (or the interpreter) failed before the code ran: redone next run
+        return CodeRun(False, f"{NOT_RUN}the sandbox failed: {last[0]}", ran=False)
     return CodeRun(False, f"the tests did not run to their end ({last[0]})")
+
+
+def _read_available(fd: int) -> str:
+    """What the harness wrote, without waiting for writers that may still hold the pipe."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    return b"".join(chunks).decode("utf-8", "replace")

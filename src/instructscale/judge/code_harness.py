@@ -2,8 +2,9 @@
 passed to `python -I -c`).
 
 argv: the nonce pipe's fd, the result pipe's fd, the limits as JSON; stdin: the task as
-JSON ({"code", "tests"}). The tests count as passed only when the harness wrote
-`<nonce> pass` after the last test statement ran: the nonce is read from a pipe (gone
+JSON ({"code", "tests"}). It writes `<nonce> start` before the code runs (so a sandbox
+that failed is told from code that failed), and the tests count as passed only when it
+wrote `<nonce> pass` after the last test statement ran: the nonce is read from a pipe (gone
 once read), so code that exits early (`sys.exit(0)`, `os._exit(0)`, a SystemExit in the
 tests), silences errors or prints a fake verdict does not pass. The harness keeps its own
 references to what it calls after the code ran and turns tracing off before the tests.
@@ -25,6 +26,7 @@ def main() -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
     nonce = os.read(nonce_fd, 256).decode()
     os.close(nonce_fd)
+    os.write(result_fd, f"{nonce} start\n".encode())  # the sandbox works: what follows is the code's doing
     task = json.loads(sys.stdin.buffer.read())
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     write, exit_, run = os.write, os._exit, builtins.exec
@@ -52,4 +54,5 @@ def main() -> None:
     verdict("pass", 0)
 
 
-main()
+if __name__ == "__main__":  # as `python -c`; importing this module runs nothing
+    main()

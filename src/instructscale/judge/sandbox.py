@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,7 @@ CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 NOBODY = 65534
 TMP_BYTES = 64 * 2**20  # the sandbox's only writable place
 OUTPUT_CHARS = 4000  # of stdout / stderr kept for the caller
+STARTUP_S = 60.0  # for the sandbox and the interpreter to start, before the time limit runs
 
 
 @dataclass(frozen=True)
@@ -96,17 +98,25 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def run_command(argv: list[str], *, stdin: int | None, pass_fds: tuple[int, ...], timeout_s: float,
+def run_command(argv: list[str], *, stdin: int | None, pass_fds: tuple[int, ...], ready_fd: int, timeout_s: float,
                 sandboxed: bool) -> Finished:
     """Run argv (sandboxed, or bare in a temporary directory when the user allowed it),
-    killing it and everything it started at `timeout_s`."""
+    killing it and everything it started `timeout_s` after it wrote to `ready_fd` (the
+    interpreter's start-up, slow on a loaded machine, is not the code's time). `pass_fds`
+    go to the child and are closed here."""
     with tempfile.TemporaryDirectory(prefix="instructscale-code-") as tmp, \
             tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         cmd = [*bwrap_prefix(_python_paths()), *argv] if sandboxed else argv
-        proc = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=out,
-                                stderr=err, pass_fds=pass_fds, env=CHILD_ENV, start_new_session=True)
         try:
-            code: int | None = proc.wait(timeout=timeout_s)
+            proc = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=out,
+                                    stderr=err, pass_fds=pass_fds, env=CHILD_ENV, start_new_session=True)
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
+        # readable: the child wrote, or it is gone (no writer left)
+        started = bool(select.select([ready_fd], [], [], STARTUP_S)[0])
+        try:
+            code: int | None = proc.wait(timeout=timeout_s if started else 0)
         except subprocess.TimeoutExpired:
             code = None
         if code is None or not sandboxed:  # bare: what it left in its process group goes too
