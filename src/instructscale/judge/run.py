@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from instructscale.console import console, progress
 from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records
 from instructscale.errors import InputError
+from instructscale.judge.code_exec import NOT_RUN
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.context import CUT_NOTE, fit_inputs, is_context_overflow
 from instructscale.judge.parse import parse_score
@@ -119,9 +120,11 @@ def _count_failures(summary: JudgeSummary, judgements: list[Judgement]) -> None:
     summary.last_api_error = api[-1] if api else None
     summary.response_failures = sum((j.error or "").startswith(RESPONSE_FAILED) for j in judgements)
     summary.api_calls = summary.new - summary.response_failures
-    if summary.api_failures or summary.response_failures:
-        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses; "
-                              "the next run redoes them")
+    not_run = sum((j.error or "").startswith(NOT_RUN) for j in judgements)  # no sandbox: redone once there is
+    if summary.api_failures or summary.response_failures or not_run:
+        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses"
+                              + (f", {not_run} code items not run (no sandbox)" if not_run else "")
+                              + "; the next run redoes them")
 
 
 def is_api_failure(j: Judgement) -> bool:
@@ -155,7 +158,7 @@ def _final_judgements(cfg: JudgeConfig, judge: str) -> list[Judgement]:
     if cfg.dry_run and not cfg.out.exists():
         return []
     keep, _ = final_records(cfg.out, Judgement, _record_key,
-                            lambda j: not (is_api_failure(j) or (j.error or "").startswith(RESPONSE_FAILED)),
+                            lambda j: not (is_api_failure(j) or (j.error or "").startswith((RESPONSE_FAILED, NOT_RUN))),
                             rewrite=not cfg.dry_run)
     return [j for j in keep if j.judge == judge]
 
@@ -227,7 +230,7 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
             prefix = CONTEXT_OVERFLOW if is_context_overflow(result.error) else API_ERROR
             return Judgement(**base, raw=REPLY_SEP.join(replies), error=prefix + result.error, note=note)
         replies.append(result.text)
-        parsed = parse_score(result.text)
+        parsed = parse_score(result.text, fitted.answer)  # a score quoted from the answer is not the judge's
         if parsed.ok:
             return Judgement(**base, score=parsed.score, raw=result.text, note=note)
         if len(replies) > cfg.reasks:
