@@ -66,6 +66,7 @@ class SubsetsSection(_Section):
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
+    unknown: Literal["error", "other", "drop"] | None = Field(None, description="Pool categories outside the 12 (normalised as the eval set's): error, other (kept as 'other') or drop (example left out). None: error")
     select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
 
 
