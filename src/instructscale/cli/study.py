@@ -96,7 +96,8 @@ def status(
     study: Path = typer.Argument(..., help="Study YAML file."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
 ):
-    """Show each unit as done, changed (settings differ), partial or pending, then arms x scales."""
+    """Show each unit as done, changed (settings differ), damaged (an output changed since), partial or pending,
+    then arms x scales."""
     from rich.table import Table
 
     from instructscale.console import stdout
@@ -121,7 +122,7 @@ def status(
 
 
 def _colored(state: str) -> str:
-    colors = {"done": "green", "changed": "yellow", "partial": "red", "pending": "dim"}
+    colors = {"done": "green", "changed": "yellow", "partial": "red", "damaged": "red", "pending": "dim"}
     return f"[{colors.get(state.split()[-1], 'yellow')}]{state}"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from instructscale.datafiles import iter_rows
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, first_line
 from instructscale.models.gguf import resolve_model_path
 from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
 
@@ -42,6 +42,7 @@ def load_base(name: str, *, quantize_4bit: bool = False):
     bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
     in bf16 an update of lr 3e-6 is below the rounding step of most weights and is lost."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs = {"dtype": torch.float32}
@@ -58,8 +59,8 @@ def load_base(name: str, *, quantize_4bit: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+    except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:
