@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from instructscale.datafiles import iter_rows
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, first_line
 from instructscale.models.gguf import resolve_model_path
 from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
 
@@ -45,6 +45,7 @@ def load_base(name: str, *, quantize_4bit: bool = False, frozen_dtype: str | Non
     base that stays frozen (LoRA) loads in `frozen_dtype`, the training's half precision, so
     a 7B base takes 14 GB, not 28; its adapter weights are still created in float32 (peft)."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs = {"dtype": getattr(torch, frozen_dtype or "float32")}
@@ -62,8 +63,8 @@ def load_base(name: str, *, quantize_4bit: bool = False, frozen_dtype: str | Non
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+    except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:
