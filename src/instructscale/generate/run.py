@@ -28,7 +28,9 @@ from instructscale.generate.parse import ParsedTask, parse_tasks
 from instructscale.generate.prompt import GenerationPrompt, load_prompt
 from instructscale.generate.seeds import load_seed_tasks
 from instructscale.generate.tagging import fallback_category, parse_category, tag_by_rules
-from instructscale.llm import ChatClient, estimate_cost, estimate_tokens
+from instructscale.llm import ReplyCache, estimate_cost, estimate_tokens
+from instructscale.llm.batch import open_client, worker_count
+from instructscale.llm.usage import cost_fields
 from instructscale.locks import exclusive
 from instructscale.records import InstructionExample
 
@@ -105,9 +107,10 @@ class Generator:
             self.writer, self.bar = writer, bar
             self.task = bar.add_task("generate", total=cfg.target, completed=len(self.kept), kept=len(self.kept),
                                      filtered=0, failed=0, tokens=0)
-            async with ChatClient(cfg.client) as client:
+            async with open_client(cfg.client, cfg.out) as client:
                 self.client = client
-                await asyncio.gather(*(self.worker() for _ in range(cfg.client.concurrency)))
+                wanted = min(cfg.request_cap, -(-(cfg.target - len(self.kept)) // cfg.num_new_tasks))
+                await asyncio.gather(*(self.worker() for _ in range(worker_count(cfg.client, wanted))))
                 self.summary.usage = client.usage.summary()
                 self.summary.requests = client.usage.requests
         self.summary.filtered = dict(self.filtered.most_common())
@@ -115,12 +118,23 @@ class Generator:
             console.print(f"[yellow]stopped at the request cap ({cfg.request_cap} requests) with "
                           f"{len(self.kept)}/{cfg.target} examples; rerun to continue[/yellow]")
 
+    def covered(self) -> bool:
+        """Batch mode: the requests in flight would fill the target if every task were kept."""
+        return (self.issued - self.processed) * self.cfg.num_new_tasks >= self.cfg.target - len(self.kept)
+
     async def worker(self) -> None:
         while not self.done():
+            if self.cfg.client.batch and self.covered():  # wait for their results: the next batch is smaller
+                async with self.turn:
+                    await self.turn.wait_for(lambda: self.processed == self.issued or self.done())
+                continue
             self.issued += 1
             number = self.issued
             messages, start = self.request(number)
-            result = await self.client.chat(messages)
+            # the key names request `number` of this resume point, so a rerun finds it in a recorded batch
+            key = ReplyCache.key(self.cfg.client.model, messages, self.cfg.client.params,
+                                 f"generate/{self.summary.resumed}/{number}")
+            result = await self.client.chat(messages, key=key)
             async with self.turn:  # replies are used in request order, so a run's pool does not
                 await self.turn.wait_for(lambda: self.processed == number - 1)  # depend on timing
                 if len(self.kept) < self.cfg.target:
@@ -197,8 +211,7 @@ def _estimate(cfg: GenerateConfig, prompt: GenerationPrompt, seeds: list[Instruc
     completion_tokens = int(requests * cfg.num_new_tasks * per_task)
     cap = min(cfg.request_cap, requests * 10) if requests else 0
     return {"needed": needed, "requests": requests, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": estimate_cost(cfg.client.model, prompt_tokens, completion_tokens, cfg.client.price_table),
+            "completion_tokens": completion_tokens, **cost_fields(cfg.client, prompt_tokens, completion_tokens),
             "request_cap": cfg.request_cap, "cost_usd_at_cap": estimate_cost(
                 cfg.client.model, int(cap * per_prompt), int(cap * cfg.num_new_tasks * per_task),
-                cfg.client.price_table)}
+                cfg.client.price_table, batch=cfg.client.batch)}
