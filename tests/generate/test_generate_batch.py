@@ -24,7 +24,9 @@ def test_batch_pool_equals_the_online_pool(fake_server, tmp_path):
     assert (tmp_path / "batch.jsonl").read_text() == (tmp_path / "online.jsonl").read_text()
     assert srv.request_count == 0 and s.usage["batches"] >= 2
     sizes = [len(b.lines) for b in srv.batches.values()]
-    assert sizes[0] == 8 and all(later < sizes[0] for later in sizes[1:])  # 150 / 20 tasks per request, then less
+    # 150 / 20 tasks per request first; then what is missing at the share kept so far
+    assert sizes[0] == 8 and len(sizes) <= 8 and online_srv.request_count <= sum(sizes) <= 1.5 * online_srv.request_count, \
+        (sizes, online_srv.request_count)
 
 
 def test_teacher_tagging_is_refused_in_batch_mode(fake_server, tmp_path):

@@ -13,6 +13,7 @@ from the kept tasks. The output file is locked for the run.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections import Counter
 
@@ -95,6 +96,8 @@ class Generator:
         self.issued = 0  # requests sent
         self.processed = 0  # replies used, in request order
         self.turn = asyncio.Condition()
+        self.round_start = (0, 0)  # batch mode: (new tasks, replies used) when the current round was set
+        self.quota = self.next_round()  # batch mode: requests the current round may still issue
 
     def done(self) -> bool:
         return len(self.kept) >= self.cfg.target or self.issued >= self.cfg.request_cap
@@ -109,8 +112,8 @@ class Generator:
                                      filtered=0, failed=0, tokens=0)
             async with open_client(cfg.client, cfg.out) as client:
                 self.client = client
-                wanted = min(cfg.request_cap, -(-(cfg.target - len(self.kept)) // cfg.num_new_tasks))
-                await asyncio.gather(*(self.worker() for _ in range(worker_count(cfg.client, wanted))))
+                # batch mode: enough workers for any batch; next_round() decides how many ask each round
+                await asyncio.gather(*(self.worker() for _ in range(worker_count(cfg.client, cfg.request_cap))))
                 self.summary.usage = client.usage.summary()
                 self.summary.requests = client.usage.requests
         self.summary.filtered = dict(self.filtered.most_common())
@@ -118,16 +121,25 @@ class Generator:
             console.print(f"[yellow]stopped at the request cap ({cfg.request_cap} requests) with "
                           f"{len(self.kept)}/{cfg.target} examples; rerun to continue[/yellow]")
 
-    def covered(self) -> bool:
-        """Batch mode: the requests in flight would fill the target if every task were kept."""
-        return (self.issued - self.processed) * self.cfg.num_new_tasks >= self.cfg.target - len(self.kept)
+    def next_round(self) -> int:
+        """Batch mode: requests for the next batch, set once every reply so far is used: what
+        is missing at the tasks kept per request in the last round (all of them before any
+        reply; the share falls as the pool fills), plus a quarter, within the request cap."""
+        new, processed = self.round_start
+        per_request, margin = ((self.summary.new - new) / (self.processed - processed), 1.25) \
+            if self.processed > processed else (self.cfg.num_new_tasks, 1.0)
+        self.round_start = (self.summary.new, self.processed)
+        need = math.ceil(margin * (self.cfg.target - len(self.kept)) / max(per_request, 1.0))
+        return max(0, min(need, self.cfg.request_cap - self.issued))
 
     async def worker(self) -> None:
         while not self.done():
-            if self.cfg.client.batch and self.covered():  # wait for their results: the next batch is smaller
-                async with self.turn:
-                    await self.turn.wait_for(lambda: self.processed == self.issued or self.done())
-                continue
+            if self.cfg.client.batch:
+                if not self.quota:  # this round is out: wait for its replies to set the next one
+                    async with self.turn:
+                        await self.turn.wait_for(lambda: self.quota > 0 or self.done())
+                    continue
+                self.quota -= 1
             self.issued += 1
             number = self.issued
             messages, start = self.request(number)
@@ -140,6 +152,8 @@ class Generator:
                 if len(self.kept) < self.cfg.target:
                     await self.use(result, start)
                 self.processed = number
+                if self.cfg.client.batch and self.processed == self.issued:
+                    self.quota = self.next_round()
                 self.turn.notify_all()
 
     async def use(self, result, start: int) -> None:
