@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from instructscale.llm import ClientConfig, ReplyCache, cached_chat, estimate_cost
+from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_cost
 from instructscale.llm.batch import PENDING, BatchChatClient, split_lines
 from instructscale.llm.fake_server import BatchScript, Fault
 from instructscale.llm.usage import price_both
@@ -131,3 +131,23 @@ def test_batch_and_cached_input_prices():
     assert estimate_cost("gpt-4o-mini", 1_000_000, 1_000_000, batch=True) == pytest.approx(0.375)
     assert estimate_cost("gpt-4o-mini", 1_000_000, 0, cached_tokens=400_000) == pytest.approx(0.09 + 0.03)
     assert price_both("deepseek-chat", 10, 10) == {"online": pytest.approx(13.7e-6), "batch": None}
+
+
+def test_cached_prompt_tokens_are_read_and_priced_at_the_cached_price(fake_server, tmp_path):
+    """A shared system prompt first, the varying part last: later asks hit the prefix cache."""
+    srv = fake_server(_echo, prefix_cache_tokens=20)
+    system = {"role": "system", "content": "你是一个严格的老师，按照标准答案给学生答案打分。" * 4}
+
+    async def go(client):
+        async with client:
+            return [await client.chat([system, {"role": "user", "content": f"问题 {i}"}]) for i in range(3)]
+
+    for batch in (False, True):
+        cfg = _cfg(srv, model="gpt-4o-mini", batch=batch)
+        client = BatchChatClient(cfg, tmp_path / "b") if batch else ChatClient(cfg)
+        results = asyncio.run(go(client))
+        usage = client.usage
+        cached = [r.cached_tokens for r in results]
+        assert (cached[0] == 0 or batch) and all(c > 20 for c in cached[1:]) and usage.cached_tokens == sum(cached)
+        full = estimate_cost("gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens, batch=batch)
+        assert usage.cost() < full and usage.summary()["cost_usd"] == usage.cost()

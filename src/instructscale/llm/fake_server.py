@@ -9,7 +9,9 @@ an empty body, a 500 whose text repeats the request's Authorization header (as s
 gateways do). `always(fault, when)` makes every request (or those `when(body)` picks)
 fail that way until cleared. With `context_tokens`, a request whose estimated prompt plus
 `max_tokens` exceeds it gets vLLM's (and OpenAI's) HTTP 400 "maximum context length"
-reply, as from a small local model. Requests are counted so tests can assert exactly how
+reply, as from a small local model. With `prefix_cache_tokens`, replies report the prompt
+prefix shared with an earlier request as `usage.prompt_tokens_details.cached_tokens`, as
+providers with prompt caching do. Requests are counted so tests can assert exactly how
 many calls were made.
 
 It also serves the Batch API: `/v1/files` (upload with purpose=batch, `/content` to
@@ -30,6 +32,7 @@ import email.policy
 import importlib
 import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -122,7 +125,8 @@ class FakeServer:
     """Start with `with FakeServer(responder) as srv:` and point a client at `srv.base_url`."""
 
     def __init__(self, responder: Responder | Sequence[str] | None = None, *, latency_s: float = 0.0,
-                 host: str = "127.0.0.1", port: int = 0, model: str = "fake-model", context_tokens: int | None = None):
+                 host: str = "127.0.0.1", port: int = 0, model: str = "fake-model", context_tokens: int | None = None,
+                 prefix_cache_tokens: int | None = None):
         if responder is None:
             responder = ["ok"]
         if not callable(responder):
@@ -136,6 +140,8 @@ class FakeServer:
         self.latency_s = latency_s
         self.model = model
         self.context_tokens = context_tokens
+        self.prefix_cache_tokens = prefix_cache_tokens
+        self._prompts: list[str] = []  # earlier prompts, for the prefix cache
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._always: Fault | None = None
@@ -208,12 +214,26 @@ class FakeServer:
         except Exception as exc:  # a broken responder is a server error, as on a real server
             return 500, {"error": {"message": f"responder failed: {exc}", "type": "server_error"}}
         completion = estimate_tokens(text)
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        if self.prefix_cache_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self._cached_prefix(body["messages"])}
         return 200, {
             "id": f"chatcmpl-{len(self.requests) + len(self.batch_lines)}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model", self.model),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": usage,
         }
+
+    def _cached_prefix(self, messages: list[dict[str, Any]]) -> int:
+        """Tokens of the longest prefix this prompt shares with an earlier one, counted only
+        from `prefix_cache_tokens` on (OpenAI: 1,024), as a provider's prompt cache would."""
+        prompt = "".join(f"<{m.get('role')}>{m.get('content') or ''}" for m in messages)
+        with self._lock:
+            shared = max((len(os.path.commonprefix([prompt, p])) for p in self._prompts), default=0)
+            self._prompts.append(prompt)
+        tokens = sum(estimate_tokens(m.get("content") or "") for m in messages) if shared == len(prompt) else \
+            estimate_tokens(prompt[:shared])
+        return tokens if tokens >= self.prefix_cache_tokens else 0
 
     # the Batch API ----------------------------------------------------------------------
 
