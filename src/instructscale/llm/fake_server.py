@@ -146,7 +146,7 @@ class FakeServer:
         self._faults: collections.deque[Fault] = collections.deque()
         self._always: Fault | None = None
         self._when: Callable[[dict[str, Any]], bool] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: batch lines are answered while a batch is held
         self.routes: collections.Counter[str] = collections.Counter()  # "POST /v1/batches" -> calls
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
