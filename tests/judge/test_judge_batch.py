@@ -94,3 +94,16 @@ def test_a_run_that_stops_waiting_leaves_api_failures_a_rerun_collects(fake_serv
     assert second.api_failures == 0 and second.incomplete is None and len(second.rows) > 0
     assert len(_rows(second.out)) == N_ANSWERS and len(srv.batches) == 2  # batch_2: the re-asks only
     assert len(srv.batches["batch_2"].lines) == 4
+
+
+def test_dry_run_prices_online_and_batch(fake_server, judge_inputs, tmp_path):
+    from typer.testing import CliRunner
+
+    from instructscale.cli.main import app
+
+    srv = fake_server(["得分: 1"])
+    res = CliRunner().invoke(app, _judge_cmd(tmp_path, srv.base_url, "--dry-run")[3:])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    online, batch = (float(text.split(f" {mode}")[0].rsplit("$", 1)[1]) for mode in ("online", "batch"))
+    assert batch == online / 2 > 0 and "(this run: batch)" in text and srv.request_count == 0
