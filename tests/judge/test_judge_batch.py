@@ -90,7 +90,7 @@ def test_a_run_that_stops_waiting_leaves_api_failures_a_rerun_collects(fake_serv
     assert first.api_failures == N_ANSWERS and "the next run redoes them" in first.incomplete
     assert all(r["error"].startswith("api: batch pending: batch_1 still in_progress") for r in _rows(first.out))
     srv.hold_batches(False)
-    second = run_judge(cfg)
+    second = run_judge(judge_config(srv, client={"batch": True, "batch_poll_s": 0.01}, repeats=1))  # waits
     assert second.api_failures == 0 and second.incomplete is None and len(second.rows) > 0
     assert len(_rows(second.out)) == N_ANSWERS and len(srv.batches) == 2  # batch_2: the re-asks only
     assert len(srv.batches["batch_2"].lines) == 4
