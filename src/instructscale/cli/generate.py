@@ -36,6 +36,9 @@ def generate(
     max_failed_share: float = options.MAX_FAILED_SHARE,
     seed: int = typer.Option(0, "--seed", help="Seed of the example sampling."),
     dry_run: bool = options.DRY_RUN,
+    batch: bool = options.BATCH,
+    batch_poll: float = options.BATCH_POLL,
+    batch_wait: Optional[float] = options.BATCH_WAIT,
 ):
     """Generate instruction data the Alpaca way (seed tasks as examples, a teacher LLM), with counted filters and
     Chinese-aware near-duplicate removal."""
@@ -51,7 +54,8 @@ def generate(
         raise ConfigError(f"--dedup-fields must be instruction or instruction+input, not '{dedup_fields}'")
     client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
                           tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
-                          max_failed_share=max_failed_share, params={"temperature": temperature, "max_tokens": max_tokens})
+                          max_failed_share=max_failed_share, batch=batch, batch_poll_s=batch_poll,
+                          batch_wait_s=batch_wait, params={"temperature": temperature, "max_tokens": max_tokens})
     s = run_generate(GenerateConfig(
         out=out, target=target, client=client, seeds=seeds, prompt=prompt, num_seed_examples=num_seed_examples,
         num_new_tasks=num_new_tasks, mix_generated=mix_generated, rouge_threshold=rouge_threshold,
@@ -59,8 +63,8 @@ def generate(
         seed=seed))
     if s.estimate is not None:
         e = s.estimate
-        cost = "unknown (model not in the price table)" if e["cost_usd"] is None else \
-            f"${e['cost_usd']:.2f} (${e['cost_usd_at_cap']:.2f} at the request cap of {e['request_cap']})"
+        cost = options.cost_text(e, digits=2) + ("" if e["cost_usd_at_cap"] is None else
+                                                 f"; ${e['cost_usd_at_cap']:.2f} at the request cap of {e['request_cap']}")
         stdout.print(f"dry run: {e['needed']} examples to generate ({s.resumed} already in {out}): at least "
                      f"{e['requests']} requests, ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} completion "
                      f"tokens if every task were kept (expect 1.5-3x), cost {cost}")

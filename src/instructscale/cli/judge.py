@@ -34,6 +34,9 @@ def judge(
     tpm: Optional[float] = options.TPM,
     price_table: Optional[str] = options.PRICE_TABLE,
     max_failed_share: float = options.MAX_FAILED_SHARE,
+    batch: bool = options.BATCH,
+    batch_poll: float = options.BATCH_POLL,
+    batch_wait: Optional[float] = options.BATCH_WAIT,
     code_timeout: float = typer.Option(10.0, "--code-timeout", help="Time limit in seconds for running code tests (reference scorer)."),
     dry_run: bool = options.DRY_RUN,
 ):
@@ -49,7 +52,8 @@ def judge(
         raise ConfigError(f"--scorer must be llm or reference, not '{scorer}'")
     client = ClientConfig(base_url=base_url, model=judge_model, api_key_env=api_key_env, concurrency=concurrency,
                           rpm=rpm, tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
-                          max_failed_share=max_failed_share,
+                          max_failed_share=max_failed_share, batch=batch, batch_poll_s=batch_poll,
+                          batch_wait_s=batch_wait,
                           params={"temperature": temperature, **({"max_tokens": max_tokens} if max_tokens else {})})
     summary = run_judge(JudgeConfig(
         eval=eval_path, responses=responses, out=out, scorer=scorer, client=client if scorer == "llm" else None,
@@ -57,10 +61,9 @@ def judge(
         dry_run=dry_run, code_timeout_s=code_timeout, max_input_tokens=max_input_tokens))
     if summary.estimate is not None:
         e = summary.estimate
-        cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"
         stdout.print(f"dry run: {e['judgements']} judgements to do ({e.get('cached', 0)} cached), "
                      f"~{e['requests']} requests, ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} "
-                     f"completion tokens, cost {cost}")
+                     f"completion tokens, cost {options.cost_text(e)}")
         return
     stdout.print(stats_table(summary.rows, title=f"judge: {summary.judge}"))
     no_score = summary.unscored - summary.api_failures - summary.response_failures

@@ -37,6 +37,9 @@ def subsets(
     tpm: Optional[float] = options.TPM,
     price_table: Optional[str] = options.PRICE_TABLE,
     dry_run: bool = options.DRY_RUN,
+    batch: bool = options.BATCH,
+    batch_poll: float = options.BATCH_POLL,
+    batch_wait: Optional[float] = options.BATCH_WAIT,
     base_model: Optional[str] = typer.Option(None, "--base-model", help="ifd: base model (Hub id or folder) that computes the losses."),
     template: str = typer.Option("belle", "--template", help="ifd: prompt template, as in training."),
     max_length: int = typer.Option(512, "--max-length", help="ifd: tokens per example."),
@@ -59,6 +62,7 @@ def subsets(
     if select == "llm-quality":
         client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
                               tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
+                              batch=batch, batch_poll_s=batch_poll, batch_wait_s=batch_wait,
                               params={**DEFAULT_RATING_PARAMS, "max_tokens": max_tokens})
     selection = SelectConfig(method=select, mix=mix or {}, drop=drop or [], client=client, prompts=prompts,
                              reasks=reasks, cache=cache, use_cache=not no_cache, base_model=base_model,
@@ -67,10 +71,9 @@ def subsets(
                         overlap_threshold=overlap_threshold, unknown=label_policy(unknown), select=selection)
     if dry_run:
         e = estimate_subsets(cfg)
-        cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"
         stdout.print(f"dry run: {select} over {e['pool_size']} examples, sizes {e['sizes']}: ~{e['requests']} requests "
                      f"({e.get('cached', 0)} cached), ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} "
-                     f"completion tokens, cost {cost}")
+                     f"completion tokens, cost {options.cost_text(e) if e['requests'] else '$0'}")
         return
     manifest = make_subsets(cfg)
     table = Table("subset", "size", "file", "categories")

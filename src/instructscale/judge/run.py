@@ -25,6 +25,7 @@ from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
 from instructscale.judge.summary import category_stats
 from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_asks, estimate_tokens
+from instructscale.llm.batch import open_client, worker_count
 from instructscale.locks import exclusive
 from instructscale.evalset import read_eval_items
 from instructscale.records import EvalItem, Judgement, Response
@@ -194,14 +195,14 @@ def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
 async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, emit, summary: JudgeSummary):
     cache = ReplyCache(cfg.cache_path) if cfg.use_cache else None
     try:
-        async with ChatClient(cfg.client) as client:
+        async with open_client(cfg.client, cfg.out) as client:
             pending = iter(jobs)
 
             async def worker():
                 for job in pending:  # one shared iterator: each job is taken by exactly one worker
                     emit(await _judge_one(cfg, client, cache, prompt_set, job))
 
-            await asyncio.gather(*(worker() for _ in range(min(cfg.client.concurrency, len(jobs)))))
+            await asyncio.gather(*(worker() for _ in range(worker_count(cfg.client, len(jobs)))))
             summary.requests = client.usage.requests
             summary.usage = client.usage.summary()
     finally:

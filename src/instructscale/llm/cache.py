@@ -98,9 +98,9 @@ async def cached_chat(client: ChatClient, cache: ReplyCache | None, messages: li
                       tag: Any = 0, **overrides: Any) -> ChatResult:
     """`client.chat` behind the cache: a hit makes no request (attempts == 0); only
     successful replies are stored."""
+    key = ReplyCache.key(client.config.model, messages, {**client.config.params, **overrides}, tag)
     if cache is None:
-        return await client.chat(messages, **overrides)
-    key = cache.key(client.config.model, messages, {**client.config.params, **overrides}, tag)
+        return await client.chat(messages, key=key, **overrides)
     text = cache.get(key)
     if text is not None:
         return ChatResult(text=text, attempts=0)
@@ -114,7 +114,7 @@ async def cached_chat(client: ChatClient, cache: ReplyCache | None, messages: li
     future = asyncio.get_running_loop().create_future()
     cache.inflight[key] = future
     try:
-        result = await client.chat(messages, **overrides)
+        result = await client.chat(messages, key=key, **overrides)
     except BaseException as exc:
         future.set_result(ChatResult(text="", attempts=0, error=repr(exc)))
         raise
