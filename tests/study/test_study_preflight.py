@@ -1,0 +1,31 @@
+"""Work a study must not start or must not lose: checks before the first unit, a server
+that does not answer, a generation stopped at its request cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructscale.datafiles import read_jsonl_resumable
+from instructscale.study import Study, load_study
+from instructscale.study.units import StudyIncompleteError
+
+from test_study_run import TINY_STUDY, write_study
+
+
+def test_generation_stopped_at_its_request_cap_is_partial_and_the_next_run_continues_it(tmp_path):
+    generate = {**TINY_STUDY["data"]["generate"], "max_requests": 2}  # 2 requests x 10 tasks: < 60 per run
+    path = write_study(tmp_path, data={"generate": generate})
+    kept = []
+    for _ in range(8):
+        study = Study(load_study(path), source=str(path))
+        pool = next(u for u in study.units() if u.name == "pool")
+        try:
+            study.run(only=["pool"])
+        except StudyIncompleteError as exc:
+            assert "request cap of 2 requests" in str(exc) and study.ledger.state(pool) == "partial"
+        rows, _ = read_jsonl_resumable(study.layout.pool_path)
+        kept.append(len(rows))
+        if study.ledger.state(pool) == "done":
+            break
+    assert kept[0] < 60 and kept == sorted(set(kept))  # every rerun went on from the kept examples
+    assert kept[-1] == 60 and study.ledger.read(pool)["summary"]["reached_target"]
