@@ -29,3 +29,18 @@ def test_generation_stopped_at_its_request_cap_is_partial_and_the_next_run_conti
             break
     assert kept[0] < 60 and kept == sorted(set(kept))  # every rerun went on from the kept examples
     assert kept[-1] == 60 and study.ledger.read(pool)["summary"]["reached_target"]
+
+
+def test_study_run_writes_its_log_with_plain_progress_lines_to_the_run_directory(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from instructscale.cli.main import app
+
+    monkeypatch.setenv("INSTRUCTSCALE_PROGRESS_EVERY", "0")
+    path = write_study(tmp_path)
+    result = CliRunner().invoke(app, ["study", "run", str(path), "--only", "eval,pool"])
+    assert result.exit_code == 0, result.output
+    log = (tmp_path / "run" / "study.log").read_text(encoding="utf-8")
+    lines = [line for line in log.splitlines() if line.startswith("generate: ")]
+    assert len(lines) >= 2 and lines[-1].startswith("generate: 60/60 (100.0%), ") and "kept 60" in lines[-1]
+    assert "offline demo teacher on http://127.0.0.1:" in log and "\x1b" not in log

@@ -19,6 +19,7 @@ from typing import Any
 from instructscale.console import console
 from instructscale.errors import ConfigError
 from instructscale.locks import exclusive
+from instructscale.progress import log_to
 from instructscale.study.arms import Arm, ModelRef, resolve_arms, selection_block
 from instructscale.study.config import JudgeSection, StudyConfig, check_cross_stage, validated
 from instructscale.study.graph import Graph, build_graph
@@ -233,7 +234,8 @@ class Study:
         _quiet_library_progress()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         outcomes: list[tuple[str, str]] = []
-        with exclusive(self.run_dir, "the study's run directory"), self._teacher():
+        with exclusive(self.run_dir, "the study's run directory"), log_to(console, self.run_dir / "study.log"), \
+                self._teacher():
             done: set[str] = set()
             while True:  # further passes once subsets units have fixed the arms' scales
                 graph = self.graph()
