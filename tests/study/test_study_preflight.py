@@ -44,3 +44,18 @@ def test_study_run_writes_its_log_with_plain_progress_lines_to_the_run_directory
     lines = [line for line in log.splitlines() if line.startswith("generate: ")]
     assert len(lines) >= 2 and lines[-1].startswith("generate: 60/60 (100.0%), ") and "kept 60" in lines[-1]
     assert "offline demo teacher on http://127.0.0.1:" in log and "\x1b" not in log
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ([-200, 600], "-200 is not a size"),
+    ([0.1, 0.5, 1.5], "1.5 is not a size"),
+    ([600, 200], "must increase: the subsets are nested"),
+])
+def test_bad_subset_sizes_fail_when_the_file_is_loaded_naming_file_line_and_field(tmp_path, sizes, message):
+    from instructscale.errors import ConfigError
+
+    path = write_study(tmp_path, subsets={"sizes": sizes})
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith("sizes:"))
+    with pytest.raises(ConfigError) as info:
+        load_study(path)
+    assert str(info.value).startswith(f"{path}, line {line}: subsets.sizes: ") and message in str(info.value)

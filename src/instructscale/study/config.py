@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError
+from instructscale.yamlpos import yaml_line
 
 
 class _Section(BaseModel):
@@ -61,6 +62,21 @@ class SubsetsSection(_Section):
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
     select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
+
+    @field_validator("sizes")
+    @classmethod
+    def _nested_sizes(cls, sizes):
+        """Checked when the file is loaded: a bad size would otherwise fail only at the subsets
+        stage, after the eval set and the pool were paid for."""
+        if not sizes:
+            raise ValueError("give at least one size")
+        for s in sizes:
+            if s <= 0 or (s >= 1 and s != int(s)):
+                raise ValueError(f"{s:g} is not a size: give whole counts (200000) or fractions of the pool "
+                                 "between 0 and 1 (0.1)")
+        if any(b <= a for a, b in zip(sizes, sizes[1:])):
+            raise ValueError(f"{sizes} must increase: the subsets are nested, each one inside the next")
+        return sizes
 
 
 class BaseModelConfig(_Section):
@@ -119,7 +135,7 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
         raise ConfigError(f"{p}: expected a mapping at the top level")
     for item in overrides:
         apply_override(raw, item)
-    return validated(StudyConfig, raw, source=str(p))
+    return validated(StudyConfig, raw, source=str(p), path=None if overrides else p)  # --set: not a file line
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -148,9 +164,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         raise ConfigError(f"--set {key}: '{leaf}' cannot be set here")
 
 
-def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):
+def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = "",
+              path: Path | None = None):
     """Build a pydantic model, turning the first validation error into a one-line ConfigError
-    that names the file and the dotted key; an unknown key gets the closest valid one."""
+    that names the file (`path`: and the line) and the dotted key; an unknown key gets the
+    closest valid one."""
     try:
         return cls.model_validate(data)
     except ConfigError as exc:  # raised by a model's own cross-field check
@@ -163,7 +181,8 @@ def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix
             msg = "unknown key" + did_you_mean(str(err["loc"][-1]), _keys_at(cls, err["loc"][:-1]))
         elif err["type"] == "missing":
             msg = "missing required key"
-        raise ConfigError(f"{source}: {loc or '(top level)'}: {msg}") from None
+        line = yaml_line(path, err["loc"]) if path is not None else None
+        raise ConfigError(f"{source}{f', line {line}' if line else ''}: {loc or '(top level)'}: {msg}") from None
 
 
 def did_you_mean(key: str, valid: Iterable[str], noun: str = "valid keys") -> str:
