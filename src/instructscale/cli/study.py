@@ -64,12 +64,15 @@ def run(
                                       "units such as judges run once every arm they read is done)."),
     force: bool = typer.Option(False, "--force", help="Re-run selected stages even if nothing changed."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    no_preflight: bool = typer.Option(False, "--no-preflight", help="Skip the preflight's network checks (API "
+                                      "servers answer, Hub ids exist); the local checks still run."),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
-    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides)
+    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides,
+              network_checks=not no_preflight)
 
 
-def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
+def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), network_checks=True):
     from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
@@ -77,7 +80,7 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
 
     cfg = load_study(path, overrides)
     study = Study(cfg, source=str(path))
-    outcomes = study.run(only=only, start=start, arms=arms, force=force)
+    outcomes = study.run(only=only, start=start, arms=arms, force=force, network_checks=network_checks)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
     summary = study.report_summary()
@@ -101,6 +104,7 @@ def status(
 
     from instructscale.console import stdout
     from instructscale.study import Study, load_study
+    from instructscale.study.preflight import eval_source_hint
 
     s = Study(load_study(study, overrides), source=str(study))
     table = Table(title=f"{s.cfg.name} ({s.run_dir})")
@@ -118,6 +122,9 @@ def status(
     for name, cells in grid.items():
         arms.add_row(name, *(_colored(cells[size]) if size in cells else "[dim]waits for subsets" for size in sizes))
     stdout.print(arms)
+    hint = eval_source_hint(s)
+    if hint:
+        stdout.print(hint, markup=False, soft_wrap=True)
 
 
 def _colored(state: str) -> str:
