@@ -1,4 +1,4 @@
-"""CLI for whole studies: `instructscale study init | run | status`."""
+"""CLI for whole studies: `instructscale study init | plan | run | status`."""
 
 from __future__ import annotations
 
@@ -92,6 +92,46 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
         print_notes(summary)
         stdout.print(f"HTML report: {Path(summary.files['html']).resolve()}", soft_wrap=True)
     return study, outcomes
+
+
+@study_app.command("plan")
+def plan(
+    study: Path = typer.Argument(..., help="Study YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object: units, total, assumptions, formulas, notes."),
+    gpu: str = typer.Option("A100-80GB", "--gpu", help="GPU kind (data/gpus.yaml: peak bf16 TFLOP/s)."),
+    gpus: int = typer.Option(8, "--gpus", min=1, help="GPUs a training run spreads over."),
+    train_util: float = typer.Option(0.35, "--train-utilisation", min=0.001, max=1.0,
+                                     help="Share of peak FLOP/s training reaches."),
+    respond_util: float = typer.Option(0.10, "--respond-utilisation", min=0.001, max=1.0,
+                                       help="Share of peak FLOP/s generation reaches."),
+    params: Optional[float] = typer.Option(None, "--params", help="Base model parameters (e.g. 7.1e9); default: "
+                                           "from its config.json or its name."),
+    eval_items: int = typer.Option(1000, "--eval-items", min=1, help="Eval set file missing: plan with Table 1's "
+                                   "shape, this many items."),
+    kept_share: float = typer.Option(0.5, "--kept-share", min=0.01, max=1.0,
+                                     help="Share of generated tasks kept after filters and deduplication."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+):
+    """Price the whole study before spending: per unit API requests, tokens, dollars, GPU-hours, wall-clock and
+    disk, from the settings alone (no network, GPU or finished work needed); done units cost nothing."""
+    import json
+
+    from rich.console import Console
+
+    from instructscale.console import stdout
+    from instructscale.study import Study, load_study
+    from instructscale.study.plan import Assumptions, plan_study
+
+    s = Study(load_study(study, overrides), source=str(study))
+    p = plan_study(s, Assumptions(gpu=gpu, gpus=gpus, train_utilisation=train_util, respond_utilisation=respond_util,
+                                  params=params, eval_items=eval_items, kept_share=kept_share))
+    if as_json:
+        stdout.print_json(json.dumps(p.to_json(), ensure_ascii=False))
+        return
+    out = stdout if stdout.is_terminal else Console(width=100)  # a log or a pipe: wide enough for every column
+    out.print(p.table(f"plan: {s.cfg.name}"))
+    for line in p.lines():
+        stdout.print(line, markup=False, soft_wrap=True)
 
 
 @study_app.command("status")

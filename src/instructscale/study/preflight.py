@@ -49,8 +49,11 @@ def eval_source_hint(study: Study) -> str | None:
 
 def before_run(study: Study, stages: set[str], *, force: bool = False, network: bool = True) -> None:
     """`study run`'s check before its first unit."""
+    from instructscale.study.plan import plan_study
+
     done = set() if force else {u.name for u in study.units() if study.ledger.state(u) == "done"}
-    preflight(study, stages, done, network=network)
+    disk = plan_study(study).disk_bytes() if not force else None  # --force redoes done units: not in the plan
+    preflight(study, stages, done, network=network, disk_bytes=disk)
 
 
 def preflight(study: Study, stages: set[str], done: set[str], *, network: bool = True,
