@@ -229,13 +229,15 @@ class _Planner:
         study = self.study
         path = study.layout.pool_path
         target = self.cfgs["generate"].target if "generate" in self.cfgs else None
-        lengths, count = [], 0
+        lengths = []
+        summary = (self.study.ledger.read(self.units["pool"]) or {}).get("summary") or {}
+        count = summary.get("kept") or summary.get("examples") or 0  # a finished pool's size, without reading it
         if Path(path).exists():
             for _, row in iter_rows(path):
-                count += 1
-                if len(lengths) < MAX_POOL_ROWS_READ:
-                    lengths.append(estimate_tokens(" ".join(str(row.get(k) or "") for k in
-                                                            ("instruction", "input", "output"))))
+                lengths.append(estimate_tokens(" ".join(str(row.get(k) or "") for k in
+                                                        ("instruction", "input", "output"))))
+                if len(lengths) >= MAX_POOL_ROWS_READ:
+                    break
         if not lengths:
             from instructscale.generate.seeds import load_seed_tasks
 
@@ -284,6 +286,8 @@ class _Planner:
                        wall_hours=max(minutes) / 60, model=client.model, note=note)
 
     def pool_row(self) -> PlanRow:
+        if self.study.ledger.state(self.units["pool"]) == "done":
+            return PlanRow("pool", "pool")  # priced no further: the generation dry run reads the whole pool
         if "generate" not in self.cfgs:
             return PlanRow("pool", "pool", note=f"existing pool {self.study.cfg.data.pool}")
         from instructscale.generate import run_generate
