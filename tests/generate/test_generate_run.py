@@ -76,6 +76,7 @@ def test_scripted_replies_and_faults_are_counted(fake_server, tmp_path):
     srv.push_faults([Fault.server_error(), Fault.rate_limit(retry_after=0.01), Fault.malformed()])
     s = run_generate(_cfg(srv, tmp_path / "o.jsonl", target=5, concurrency=1, max_requests=6, max_attempts=4))
     assert s.kept == 2 and not s.reached_target  # the same two good tasks come back every time
+    assert s.incomplete == "2/5 examples at the request cap of 6 requests; the next run goes on from the kept ones"
     assert s.filtered == {"exact_duplicate": 10, "near_duplicate": 6, "missing_instruction": 6, "blacklisted_word": 6}
     assert s.usage["retries"] == 3 and s.failed_requests == 0 and srv.request_count == 9
 

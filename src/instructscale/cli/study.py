@@ -1,4 +1,4 @@
-"""CLI for whole studies: `instructscale study init | run | status`."""
+"""CLI for whole studies: `instructscale study init | plan | run | status`."""
 
 from __future__ import annotations
 
@@ -64,12 +64,15 @@ def run(
                                       "units such as judges run once every arm they read is done)."),
     force: bool = typer.Option(False, "--force", help="Re-run selected stages even if nothing changed."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    no_preflight: bool = typer.Option(False, "--no-preflight", help="Skip the preflight's network checks (API "
+                                      "servers answer, Hub ids exist); the local checks still run."),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
-    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides)
+    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides,
+              network_checks=not no_preflight)
 
 
-def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
+def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), network_checks=True):
     from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
@@ -77,7 +80,7 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
 
     cfg = load_study(path, overrides)
     study = Study(cfg, source=str(path))
-    outcomes = study.run(only=only, start=start, arms=arms, force=force)
+    outcomes = study.run(only=only, start=start, arms=arms, force=force, network_checks=network_checks)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
     # the report of this run directory, and only when the report unit was run (or selected and unchanged)
@@ -93,6 +96,46 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
     return study, outcomes
 
 
+@study_app.command("plan")
+def plan(
+    study: Path = typer.Argument(..., help="Study YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object: units, total, assumptions, formulas, notes."),
+    gpu: str = typer.Option("A100-80GB", "--gpu", help="GPU kind (data/gpus.yaml: peak bf16 TFLOP/s)."),
+    gpus: int = typer.Option(8, "--gpus", min=1, help="GPUs a training run spreads over."),
+    train_util: float = typer.Option(0.35, "--train-utilisation", min=0.001, max=1.0,
+                                     help="Share of peak FLOP/s training reaches."),
+    respond_util: float = typer.Option(0.10, "--respond-utilisation", min=0.001, max=1.0,
+                                       help="Share of peak FLOP/s generation reaches."),
+    params: Optional[float] = typer.Option(None, "--params", help="Base model parameters (e.g. 7.1e9); default: "
+                                           "from its config.json or its name."),
+    eval_items: int = typer.Option(1000, "--eval-items", min=1, help="Eval set file missing: plan with Table 1's "
+                                   "shape, this many items."),
+    kept_share: float = typer.Option(0.5, "--kept-share", min=0.01, max=1.0,
+                                     help="Share of generated tasks kept after filters and deduplication."),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+):
+    """Price the whole study before spending: per unit API requests, tokens, dollars, GPU-hours, wall-clock and
+    disk, from the settings alone (no network, GPU or finished work needed); done units cost nothing."""
+    import json
+
+    from rich.console import Console
+
+    from instructscale.console import stdout
+    from instructscale.study import Study, load_study
+    from instructscale.study.plan import Assumptions, plan_study
+
+    s = Study(load_study(study, overrides), source=str(study))
+    p = plan_study(s, Assumptions(gpu=gpu, gpus=gpus, train_utilisation=train_util, respond_utilisation=respond_util,
+                                  params=params, eval_items=eval_items, kept_share=kept_share))
+    if as_json:
+        stdout.print_json(json.dumps(p.to_json(), ensure_ascii=False))
+        return
+    out = stdout if stdout.is_terminal else Console(width=100)  # a log or a pipe: wide enough for every column
+    out.print(p.table(f"plan: {s.cfg.name}"))
+    for line in p.lines():
+        stdout.print(line, markup=False, soft_wrap=True)
+
+
 @study_app.command("status")
 def status(
     study: Path = typer.Argument(..., help="Study YAML file."),
@@ -104,6 +147,7 @@ def status(
 
     from instructscale.console import stdout
     from instructscale.study import Study, load_study
+    from instructscale.study.preflight import eval_source_hint
 
     s = Study(load_study(study, overrides), source=str(study))
     table = Table(title=f"{s.cfg.name} ({s.run_dir})")
@@ -121,6 +165,9 @@ def status(
     for name, cells in grid.items():
         arms.add_row(name, *(_colored(cells[size]) if size in cells else "[dim]waits for subsets" for size in sizes))
     stdout.print(arms)
+    hint = eval_source_hint(s)
+    if hint:
+        stdout.print(hint, markup=False, soft_wrap=True)
 
 
 def _colored(state: str) -> str:

@@ -69,9 +69,10 @@ def _run(cfg: GenerateConfig) -> GenerateSummary:
     summary.kept = len(final)
     summary.reached_target = summary.kept >= cfg.target
     summary.categories = dict(Counter(ex.category or "untagged" for ex in final).most_common())
-    if summary.failed_requests and not summary.reached_target:
-        summary.incomplete = (f"{summary.kept}/{cfg.target} examples after {summary.failed_requests} failed "
-                              "requests; the next run goes on from the kept ones")
+    if not summary.reached_target:  # failed requests, or the request cap: a study reruns it to go on
+        why = (f"after {summary.failed_requests} failed requests" if summary.failed_requests
+               else f"at the request cap of {cfg.request_cap} requests")
+        summary.incomplete = f"{summary.kept}/{cfg.target} examples {why}; the next run goes on from the kept ones"
     return summary
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, InstructscaleError
 from instructscale.llm.usage import UsageMeter, estimate_tokens
 from instructscale.redact import redact, register_key_env
 
@@ -50,11 +50,22 @@ class ClientConfig(BaseModel):
     price_table: str | None = Field(None, description="YAML price table overriding the built-in one")
     max_failed_share: float = Field(0.1, ge=0, le=1, description="Share of calls that may fail after all retries "
                                     "before the run exits non-zero (failed ones are retried by the next run)")
+    max_unreachable: int = Field(8, ge=1, description="Connection failures (refused, DNS, TLS, timeout) in a row, "
+                                 "with no answer in between, after which the server counts as down and the run "
+                                 "stops (ServerUnreachableError) instead of retrying every request")
     batch: bool = Field(False, description="Send requests as Batch API jobs (half price, replies within 24 h; "
                         "docs/batch.md) instead of one HTTP call each")
     batch_poll_s: float = Field(30.0, gt=0, description="Batch mode: seconds between status checks of a batch")
     batch_wait_s: float | None = Field(None, ge=0, description="Batch mode: stop waiting after this many seconds "
                                        "and leave the batches running for a rerun to collect (None: wait until done)")
+
+
+class ServerUnreachableError(InstructscaleError):
+    """The server did not answer `max_unreachable` attempts in a row: the stage stops (its
+    finished records are kept) instead of spending hours on retries that cannot succeed."""
+
+
+_UNREACHABLE = ("connection", "timeout")  # error kinds that mean no answer at all (a 5xx is an answer)
 
 
 @dataclass
@@ -101,6 +112,8 @@ class ChatClient:
         self._slots = asyncio.Semaphore(config.concurrency)
         self._rpm = _Pacer(config.rpm) if config.rpm else None
         self._tpm = _Pacer(config.tpm) if config.tpm else None
+        self._unreached = 0  # attempts in a row that got no answer: the circuit breaker's count
+        self._down: str | None = None  # set once the breaker has tripped: every later call raises it
 
     def _api_key(self) -> str:
         key = os.environ.get(self.config.api_key_env)
@@ -130,8 +143,10 @@ class ChatClient:
             if self._tpm:
                 await self._tpm.acquire(budget)
             async with self._slots:
+                self._raise_if_down()
                 self.usage.requests += 1
                 result, error, retry_after = await self._attempt(messages, params)
+            self._count_reach(result, error)
             if result is not None:
                 result.attempts = attempt
                 self.usage.add(result)
@@ -147,6 +162,22 @@ class ChatClient:
             error = f"gave up after {attempt} attempts: {error}"
         self.usage.failures += 1
         return ChatResult(text=None, error=error, attempts=attempt)
+
+    def _count_reach(self, result: ChatResult | None, error: str) -> None:
+        """Circuit breaker: any answer (even a 429 or 500) resets the count; `max_unreachable`
+        attempts in a row without one trip it."""
+        if result is not None or error.split(":")[0] not in _UNREACHABLE:
+            self._unreached = 0
+            return
+        self._unreached += 1
+        if self._unreached >= self.config.max_unreachable and self._down is None:
+            self._down = (f"server {self.config.base_url} (model {self.config.model}) did not answer "
+                          f"{self._unreached} attempts in a row (last: {error}); is it running and reachable?")
+        self._raise_if_down()
+
+    def _raise_if_down(self) -> None:
+        if self._down is not None:
+            raise ServerUnreachableError(self._down)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))

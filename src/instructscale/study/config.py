@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError
@@ -68,6 +68,21 @@ class SubsetsSection(_Section):
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
     unknown: Literal["error", "other", "drop"] | None = Field(None, description="Pool categories outside the 12 (normalised as the eval set's): error, other (kept as 'other') or drop (example left out). None: error")
     select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
+
+    @field_validator("sizes")
+    @classmethod
+    def _nested_sizes(cls, sizes):
+        """Checked when the file is loaded: a bad size would otherwise fail only at the subsets
+        stage, after the eval set and the pool were paid for."""
+        if not sizes:
+            raise ValueError("give at least one size")
+        for s in sizes:
+            if s <= 0 or (s >= 1 and s != int(s)):
+                raise ValueError(f"{s:g} is not a size: give whole counts (200000) or fractions of the pool "
+                                 "between 0 and 1 (0.1)")
+        if any(b <= a for a, b in zip(sizes, sizes[1:])):
+            raise ValueError(f"{sizes} must increase: the subsets are nested, each one inside the next")
+        return sizes
 
 
 class BaseModelConfig(_Section):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instructscale.datafiles import file_sha256
-from instructscale.errors import ConfigError
 from instructscale.study import runners
 from instructscale.study.arms import Arm, ModelRef, selection_block, subsets_settings, tagged
 from instructscale.study.units import Unit
@@ -172,6 +171,6 @@ def _file_identity(study: Study, path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{study.source}: file not found: {p}")
+    if not p.exists():  # `study status` and `study plan` still work; `study run`'s preflight names it
+        return {"path": str(p), "missing": True}
     return {"path": str(p), "sha256": file_sha256(p)} if p.is_file() else {"path": str(p)}

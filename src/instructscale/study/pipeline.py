@@ -19,10 +19,12 @@ from typing import Any
 from instructscale.console import console
 from instructscale.errors import ConfigError
 from instructscale.locks import exclusive
+from instructscale.progress import log_to
 from instructscale.study.arms import Arm, ModelRef, resolve_arms, selection_block
 from instructscale.study.config import JudgeSection, StudyConfig, check_cross_stage, validated
 from instructscale.study.graph import Graph, build_graph
 from instructscale.study.layout import Layout
+from instructscale.study.preflight import before_run
 from instructscale.study.selection import STAGES, selection_of
 from instructscale.study.units import Ledger, Unit
 
@@ -227,13 +229,16 @@ class Study:
     # running ----------------------------------------------------------------------------
 
     def run(self, only: list[str] | None = None, start: str | None = None, force: bool = False,
-            arms: list[str] | None = None) -> list[tuple[str, str]]:
-        """Run the selected units in order; returns (unit, outcome) pairs."""
+            arms: list[str] | None = None, network_checks: bool = True) -> list[tuple[str, str]]:
+        """Run the selected units in order; returns (unit, outcome) pairs. Preflight checks
+        (study/preflight.py; `network_checks`: also servers and the Hub) come first."""
         selection = selection_of(only, start, arms, [a.name for a in self.arms])
         _quiet_library_progress()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         outcomes: list[tuple[str, str]] = []
-        with exclusive(self.run_dir, "the study's run directory"), self._teacher():
+        with exclusive(self.run_dir, "the study's run directory"), log_to(console, self.run_dir / "study.log"), \
+                self._teacher():
+            before_run(self, set(selection.stages), force=force, network=network_checks)
             done: set[str] = set()
             while True:  # further passes once subsets units have fixed the arms' scales
                 graph = self.graph()

@@ -110,8 +110,16 @@ class Ledger:
                     "versions": _versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
+        from instructscale.llm.client import ServerUnreachableError
+
         t0 = time.monotonic()
-        summary = unit.run() or {}
+        try:
+            summary = unit.run() or {}
+        except ServerUnreachableError as exc:  # finished records stay; the next run goes on from them
+            manifest.update(status="partial", seconds=round(time.monotonic() - t0, 2), summary={"incomplete": str(exc)},
+                            finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            write_json(self.path(unit), manifest)
+            raise ServerUnreachableError(f"{unit.name}: {exc}") from None
         incomplete = summary.get("incomplete")
         manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
                         summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
