@@ -94,3 +94,19 @@ def test_plan_prints_a_table_the_notes_and_the_formulas(tmp_path):
     assert "eval_set.jsonl does not exist; get the study's public release" in flat
     assert "GPU-hours = FLOPs / (312 TFLOP/s of a A100-80GB x 0.35) / 3600" in flat
     assert not (tmp_path / "run").exists()  # planning writes nothing
+
+
+def test_the_plan_prices_api_work_online_and_through_the_batch_api():
+    plan, units = _replica_json()
+    prices = yaml.safe_load((DATA / "prices.yaml").read_text())["gpt-3.5-turbo"]
+    for name in ("pool", "judge:chatgpt"):
+        row = units[name]
+        assert row["usd"] == row["usd_online"] > 0
+        assert math.isclose(row["usd_batch"], row["usd_online"] * prices["batch"], rel_tol=1e-12)
+    assert math.isclose(plan["total"]["usd_batch"], sum(u["usd_batch"] or 0 for u in plan["units"]), rel_tol=1e-12)
+    # generation in batch mode is priced at the batch price; the table shows both columns
+    _, batched = _replica_json("--set", "data.generate.client.batch=true")
+    assert batched["pool"]["usd"] == batched["pool"]["usd_batch"] == units["pool"]["usd_batch"]
+    result = CliRunner().invoke(app, ["study", "plan", str(ROOT / "configs" / "replica.yaml"),
+                                      "--set", "run_dir=/nonexistent/replica"])
+    assert "batch USD" in result.output and "516.70" in result.output and "258.35" in result.output

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from instructscale.errors import ConfigError
-from instructscale.llm.usage import estimate_cost, estimate_tokens
+from instructscale.llm.usage import estimate_tokens, price_both
 from instructscale.study.arms import ModelRef, selection_block, tagged
 
 if TYPE_CHECKING:
@@ -61,7 +61,9 @@ class PlanRow:
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    usd: float | None = 0.0  # None: the model is not in the price table
+    usd: float | None = 0.0  # in the client's mode (online, or batch with `batch: true`); None: not in the price table
+    usd_online: float | None = 0.0  # the same work at both prices, side by side
+    usd_batch: float | None = 0.0  # None: no batch price for the model
     gpu_hours: float = 0.0
     wall_hours: float = 0.0
     disk_gb: float = 0.0
@@ -77,9 +79,13 @@ class Plan:
     peak_extra_gb: float = 0.0  # training checkpoints (weights + optimizer) alive while a scale trains
 
     def total(self) -> PlanRow:
-        usd = [r.usd for r in self.rows]
+        def add(values):
+            values = list(values)
+            return None if None in values else sum(values)
+
         return PlanRow("total", "", "", sum(r.requests for r in self.rows), sum(r.input_tokens for r in self.rows),
-                       sum(r.output_tokens for r in self.rows), None if None in usd else sum(usd),
+                       sum(r.output_tokens for r in self.rows), add(r.usd for r in self.rows),
+                       add(r.usd_online for r in self.rows), add(r.usd_batch for r in self.rows),
                        sum(r.gpu_hours for r in self.rows), sum(r.wall_hours for r in self.rows),
                        sum(r.disk_gb for r in self.rows))
 
@@ -91,12 +97,13 @@ class Plan:
         from rich.table import Table
 
         table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)  # fits 80 columns (a log, a pipe)
-        for col in ("unit", "requests", "in tok", "out tok", "USD", "GPU-h", "wall h", "disk GB"):
+        for col in ("unit", "requests", "in tok", "out tok", "USD", "batch USD", "GPU-h", "wall h", "disk GB"):
             table.add_column(col, justify="left" if col == "unit" else "right", no_wrap=True)
         for r in [*self.rows, self.total()]:
             state = f" ({r.state})" if r.state not in ("pending", "") else ""
             table.add_row(r.unit + state, _n(r.requests), _n(r.input_tokens), _n(r.output_tokens),
-                          "?" if r.usd is None else f"{r.usd:,.2f}" if r.usd or r.requests else "", _n(r.gpu_hours), _n(r.wall_hours), _n(r.disk_gb))
+                          _usd(r.usd, r.requests), _usd(r.usd_batch, r.requests), _n(r.gpu_hours), _n(r.wall_hours),
+                          _n(r.disk_gb))
         return table
 
     def lines(self) -> list[str]:
@@ -104,11 +111,17 @@ class Plan:
         a = self.assumptions
         return [*(f"{r.unit}: {r.note}" for r in self.rows if r.note), *self.notes, *formulas(a), f"disk: saved models at {a.bytes_per_param:g} bytes a parameter; while a scale trains "
                 f"its checkpoints (weights + optimizer) take up to {self.peak_extra_gb:,.1f} GB more",
-                "USD ?: the model is not in the price table (data/prices.yaml or client.price_table)"]
+                "USD: at the price of each client's mode (online, or its Batch API with `batch: true`); batch USD: the "
+                "same work through the Batch API; ?: the model (or its batch price) is not in the price table "
+                "(data/prices.yaml or client.price_table)"]
 
     def to_json(self) -> dict[str, Any]:
         return {"units": [asdict(r) for r in self.rows], "total": asdict(self.total()),
                 "assumptions": asdict(self.assumptions), "formulas": formulas(self.assumptions), "notes": self.notes}
+
+
+def _usd(value: float | None, requests: int) -> str:
+    return "?" if value is None else f"{value:,.2f}" if value or requests else ""
 
 
 def _n(value: float) -> str:
@@ -121,10 +134,12 @@ def _n(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2g}"
 
 
-def usd(model: str, input_tokens: int, output_tokens: int, price_table: str | None = None) -> float | None:
-    """Dollars of one stage's tokens at the online price (data/prices.yaml); None: unknown.
-    The one place the plan prices tokens, so another price (a batch API's) is one more call."""
-    return estimate_cost(model, input_tokens, output_tokens, price_table)
+def usd(client, input_tokens: int, output_tokens: int) -> dict[str, float | None]:
+    """Dollars of one stage's tokens (data/prices.yaml), online and through the Batch API, and
+    `usd` in the client's own mode; None: unknown. The one place the plan prices tokens."""
+    both = price_both(client.model, input_tokens, output_tokens, client.price_table)
+    return {"usd": both["batch" if client.batch else "online"], "usd_online": both["online"],
+            "usd_batch": both["batch"]}
 
 
 def gpu_table() -> dict[str, dict[str, float]]:
@@ -282,7 +297,7 @@ class _Planner:
                    (input_tokens + output_tokens) / client.tpm if client.tpm else 0.0,
                    (output_tokens / self.a.api_tokens_per_s + requests) / client.concurrency / 60]  # +1 s a request
         return PlanRow(name, stage, requests=requests, input_tokens=input_tokens, output_tokens=output_tokens,
-                       usd=usd(client.model, input_tokens, output_tokens, client.price_table),
+                       **usd(client, input_tokens, output_tokens),
                        wall_hours=max(minutes) / 60, model=client.model, note=note)
 
     def pool_row(self) -> PlanRow:
