@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instructscale.report.config import VerdictThresholds
+from instructscale.report.intervals import ALPHA
 from instructscale.report.load import RunData
 from instructscale.report.stats import Boot, CategoryResult, bootstrap_items, summarize
 from instructscale.report.variance import has_replicates, replicated_boot, seed_cells
@@ -63,8 +64,9 @@ def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds
             unscored, boot = replicated_boot(run, category, cells, samples, rng)
         else:
             boot = bootstrap_items(m, samples, rng)
+        alpha = run.sequential.verdict_alpha(category) if run.sequential else ALPHA
         rows.append(summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means,
-                              boot.counts, thresholds, target))
+                              boot.counts, thresholds, target, alpha))
         boots.append(boot)
         unscored_all += unscored
         n_items += len(m)

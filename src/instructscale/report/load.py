@@ -24,6 +24,7 @@ from instructscale.errors import InputError
 from instructscale.judge import ItemScore, item_scores
 from instructscale.judge.run import API_ERROR, RESPONSE_FAILED
 from instructscale.records import EvalItem, Judgement, Response
+from instructscale.report.sequential import SequentialRecord, load_record
 from instructscale.runindex import RunIndex, ScaleEntry, load_index
 from instructscale.subsets.manifest import SubsetsManifest, load_manifest
 
@@ -39,6 +40,7 @@ class RunData:
     manifest: SubsetsManifest | None = None
     unknown_models: list[str] = field(default_factory=list)  # in judgements but not a scale
     judgements: dict[str, list[Judgement]] = field(default_factory=dict)  # judge -> records (per sample, repeat)
+    sequential: SequentialRecord | None = None  # the looks of a sequential evaluation
 
     @property
     def name(self) -> str:
@@ -87,8 +89,10 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
         scores[name] = {(s.model, s.item_id): s for s in item_scores(judgements)}
         raw[name] = judgements
     manifest = load_manifest(index.resolve(index.subsets_manifest)) if index.subsets_manifest else None
+    sequential = load_record(index.resolve(index.sequential)) if index.sequential else None
     return RunData(index=index, judge=judge, items=items, scales=scales, responses=dict(responses),
-                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw)
+                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw,
+                   sequential=sequential)
 
 
 def _judge_records(path: Path, name: str) -> list[Judgement]:
