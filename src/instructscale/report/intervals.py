@@ -20,3 +20,15 @@ def tail(items: int, alpha: float = ALPHA) -> float:
     if items < 2:
         return alpha / 2
     return float(norm.cdf(-math.sqrt(items / (items - 1)) * t.ppf(1 - alpha / 2, items - 1)))
+
+
+def wilson(k: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
+    """Wilson score interval of a share k / n: the calibration benchmark's error rates, which sit
+    near 0 where the plain normal interval would cross it."""
+    from scipy.stats import norm
+
+    if n == 0:
+        return 0.0, 1.0
+    z, p = float(norm.ppf(1 - alpha / 2)), k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
