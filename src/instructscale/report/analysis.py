@@ -64,9 +64,10 @@ def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds
             unscored, boot = replicated_boot(run, category, cells, samples, rng)
         else:
             boot = bootstrap_items(m, samples, rng)
-        alpha = run.sequential.verdict_alpha(category) if run.sequential else ALPHA
-        rows.append(summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means,
-                              boot.counts, thresholds, target, alpha))
+        seq = run.sequential
+        row = summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means, boot.counts,
+                        thresholds, target, seq.verdict_alpha(category) if seq else ALPHA)
+        rows.append(row.model_copy(update={"looks": seq.describe(category, row.trend.verdict)}) if seq else row)
         boots.append(boot)
         unscored_all += unscored
         n_items += len(m)

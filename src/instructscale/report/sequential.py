@@ -120,6 +120,15 @@ class CategoryLooks(BaseModel):
     def items(self) -> int:
         return self.stages[self.look - 1]
 
+    def describe(self, verdict: str, most: int) -> str:
+        """What the current look's verdict means for this category, in the report's words."""
+        if verdict != "undetermined":
+            return f"decided ({verdict}) at look {self.look} of {len(self.stages)}, {self.items} items"
+        if self.look == len(self.stages):
+            capped = " (all the eval set holds)" if self.items < most else ""
+            return f"undetermined at the most items, {self.items}{capped}"
+        return f"undetermined at look {self.look} of {len(self.stages)}, {self.items} items: more to be judged"
+
 
 class SequentialRecord(BaseModel):
     """RUN_DIR/sequential.json: the design and every category's looks."""
@@ -129,6 +138,10 @@ class SequentialRecord(BaseModel):
     design: SequentialConfig
     seed: int = 0  # of each category's item order
     categories: dict[str, CategoryLooks] = Field(default_factory=dict)
+
+    def describe(self, category: str, verdict: str) -> str | None:
+        c = self.categories.get(category)
+        return c.describe(verdict, self.design.max) if c else None
 
     def verdict_alpha(self, category: str) -> float:
         """Two-sided level of the CIs behind this category's verdict at its current look."""
@@ -154,14 +167,11 @@ def advance(record: SequentialRecord, verdicts: dict[str, str]) -> list[str]:
             continue
         verdict = verdicts[name]
         c.verdicts.append(verdict)
-        if verdict != "undetermined":
-            c.done, c.reason = True, f"decided ({verdict}) at look {c.look} of {len(c.stages)}, {c.items} items"
-        elif c.look == len(c.stages):
-            capped = " (all the eval set holds)" if c.items < record.design.max else ""
-            c.done, c.reason = True, f"undetermined at the most items, {c.items}{capped}"
+        c.reason = c.describe(verdict, record.design.max)
+        if verdict != "undetermined" or c.look == len(c.stages):
+            c.done = True
         else:
             c.look += 1
-            c.reason = f"undetermined at {c.stages[c.look - 2]} items: {c.items} items judged"
             going.append(name)
     return going
 

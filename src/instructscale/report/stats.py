@@ -64,6 +64,7 @@ class CategoryResult(BaseModel):
     pairs: list[PairStat]
     trend: TrendStat
     fit: CurveFit | None = None  # None with fewer than three tuned scales with scores
+    looks: str | None = None  # sequential evaluation: the items this category used and why
 
 
 class Boot:
