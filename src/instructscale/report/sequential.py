@@ -138,6 +138,7 @@ class SequentialRecord(BaseModel):
     design: SequentialConfig
     seed: int = 0  # of each category's item order
     categories: dict[str, CategoryLooks] = Field(default_factory=dict)
+    judging: bool = False  # the current stage's new items are being answered and judged (verdicts wait)
 
     def describe(self, category: str, verdict: str) -> str | None:
         c = self.categories.get(category)
@@ -193,10 +194,10 @@ def stage_items(items: list, record: SequentialRecord) -> list:
     return [i for i in items if i.id in keep]
 
 
-def save_stage(run_dir: Path, record: SequentialRecord, items: list) -> Path:
-    """Write the record and the current stage's eval items; returns the stage eval file."""
-    write_json(Path(run_dir) / RECORD_FILE, record.model_dump(mode="json"))
-    path = Path(run_dir) / STAGE_EVAL
+def save_stage(folder: Path, record: SequentialRecord, items: list) -> Path:
+    """Write the record and the current stage's eval items into `folder`; returns the stage eval file."""
+    write_json(Path(folder) / RECORD_FILE, record.model_dump(mode="json"))
+    path = Path(folder) / STAGE_EVAL
     write_jsonl(path, stage_items(items, record))
     return path
 
