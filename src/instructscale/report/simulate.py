@@ -224,6 +224,25 @@ def run_looks(run_dir: Path, design: SequentialConfig, samples: int, t: VerdictT
             return a
 
 
+def late_slope_verdicts(slope_sd: float, true_slope: float, items: int, sims: int, samples: int,
+                        t: VerdictThresholds, rng: np.random.Generator) -> Counter:
+    """Verdicts of `sims` simulated categories through the report's bootstrap and rule: scales 0.2M, 1M
+    and 2M (and a base model), a good level (0.7), a per-item late slope of SD `slope_sd` around
+    `true_slope` (independent per-scale noise, no clipping: the setting evalset/power.py sizes)."""
+    from instructscale.evalset.power import slope_weights
+    from instructscale.report.stats import bootstrap_items, trend
+
+    sizes = [0, 200_000, 1_000_000, 2_000_000]
+    x, w = np.log10(sizes[1:]), slope_weights(sizes[1:])
+    noise = slope_sd / math.sqrt(float(w @ w))
+    out: Counter = Counter()
+    for _ in range(sims):
+        y = 0.7 + rng.normal(0, 0.1, (items, 1)) + true_slope * x + rng.normal(0, noise, (items, 3))
+        boot = bootstrap_items(np.column_stack([np.full(items, 0.2), y]), samples, rng)
+        out[trend(sizes, boot.means, boot.boot_means, t, items).verdict] += 1
+    return out
+
+
 def _exact_slope(x: np.ndarray, y: np.ndarray) -> float:
     xc = x - x.mean()
     return float((y - y.mean()) @ xc / (xc @ xc))

@@ -134,7 +134,7 @@ def trend(sizes: list[int], point_means, boot_means, thresholds: VerdictThreshol
     late_n = min(k, thresholds.late_points)
     late = _slope(x[-late_n:], y[-late_n:], yb[:, -late_n:], items, alpha)
     level = _percentiles(yb[:, -1:], items, alpha)
-    verdict_, decide = judge_trend(whole, late, (float(last), level[0][0], level[1][0]), thresholds, items)
+    verdict_, decide = judge_trend(whole, late, (float(last), level[0][0], level[1][0]), thresholds, items, alpha)
     return TrendStat(slope=whole[0], ci_low=whole[1], ci_high=whole[2], late_slope=late[0], late_ci_low=late[1],
                      late_ci_high=late[2], last_mean=_num(last), points=k, verdict=verdict_, decide=decide,
                      ci_level=1 - alpha)
@@ -144,7 +144,7 @@ Interval = tuple[float | None, float | None, float | None]  # point, 95% CI low,
 
 
 def judge_trend(whole: Interval, late: Interval, level: Interval, t: VerdictThresholds,
-                items: int = 0) -> tuple[Verdict, str | None]:
+                items: int = 0, alpha: float = ALPHA) -> tuple[Verdict, str | None]:
     """The verdict rule (stated in words by `VerdictThresholds.describe`): every claim needs its own
     evidence, and when none is shown the answer is undetermined with what would decide it."""
     d = t.delta
@@ -164,21 +164,31 @@ def judge_trend(whole: Interval, late: Interval, level: Interval, t: VerdictThre
             return "plateaued", None
         return "undetermined", _more_items(items, (mhi - mlo) / 2, abs(m - t.poor_score),
                                            f"the level at the largest scale (CI {mlo:.2f}-{mhi:.2f}) against "
-                                           f"poor_score {t.poor_score:g}")
+                                           f"poor_score {t.poor_score:g}", "to place it", alpha)
     if late_flat:
         return "plateaued", None
     half = (hi - lo) / 2
     # the CI shrinks about as 1/sqrt(items): either it clears 0 (gain) or fits inside +-delta (no gain)
-    margin = max(b, d - abs(b), 0.0)
-    return "undetermined", _more_items(items, half, margin,
-                                       f"the late slope ({b:+.3f}, CI {lo:+.3f} to {hi:+.3f})")
+    gain = b >= d - abs(b)
+    return "undetermined", _more_items(items, half, max(b, d - abs(b), 0.0),
+                                       f"the late slope ({b:+.3f}, CI {lo:+.3f} to {hi:+.3f})",
+                                       "to show a gain" if gain else f"to show no gain beyond +-{d:g}", alpha,
+                                       0.8 if gain else 0.9)
 
 
-def _more_items(items: int, half: float, margin: float, what: str) -> str:
-    """A short hint: how many items per category would narrow `what` enough to decide."""
-    factor = (half / margin) ** 2 if margin > 0 else math.inf
+def _more_items(items: int, half: float, margin: float, what: str, claim: str, alpha: float = ALPHA,
+                quantile: float = 0.8) -> str:
+    """A short hint: items per category for an 80% chance to decide `what` by `claim`, were the estimate
+    the truth. The CI just reaching the margin would decide it half the time; 80% takes the CI's
+    half-width z[1-alpha/2] + z[quantile] standard errors short of it (quantile 0.9 for no gain: both
+    ends of the CI must stay inside, evalset/power.py)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    factor = (half * (1 + float(norm.ppf(quantile)) / z) / margin) ** 2 if margin > 0 else math.inf
     if items and factor <= 16:
-        return f"{what}: about {math.ceil(items * factor)} items (now {items}) would decide it"
+        return (f"{what}: about {math.ceil(items * factor)} items (now {items}) would decide it "
+                f"(80% power {claim})")
     return f"{what}: more items alone will hardly decide it; a larger scale (2x the largest) would"
 
 
