@@ -184,9 +184,8 @@ def _more_items(items: int, half: float, margin: float, what: str, claim: str, a
     ends of the CI must stay inside, evalset/power.py)."""
     from scipy.stats import norm
 
-    z = float(norm.ppf(1 - alpha / 2))
-    factor = (half * (1 + float(norm.ppf(quantile)) / z) / margin) ** 2 if margin > 0 else math.inf
-    if items and factor <= 16:
+    if items and margin > 0 and (half / margin) ** 2 <= 16:  # within reach: the CI narrowed at most 4x
+        factor = (half * (1 + float(norm.ppf(quantile)) / float(norm.ppf(1 - alpha / 2))) / margin) ** 2
         return (f"{what}: about {math.ceil(items * factor)} items (now {items}) would decide it "
                 f"(80% power {claim})")
     return f"{what}: more items alone will hardly decide it; a larger scale (2x the largest) would"
