@@ -46,7 +46,7 @@ def main() -> None:
         args.items = [most, first]
     print(f"rule: {t.describe()}\n")
     print(f"{'items/cat':>9} {'cells':>6} {'right':>7} {'strict':>7} {'undet.':>7} {'conf. wrong':>11} {'CI cover':>9} "
-          f"{'needed cover':>14} {'false improving [95% Wilson]':>29} {'seconds':>8}")
+          f"{'needed cover':>20} {'false improving [95% Wilson]':>29} {'seconds':>8}")
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         for items in args.items + ([design] if design else []):
@@ -56,7 +56,7 @@ def main() -> None:
             print(f"{label:>9} {c.cells:>6} {c.share('right', 'cells'):>7.1%} "
                   f"{c.share('strictly_right', 'cells'):>7.1%} {c.share('undetermined', 'cells'):>7.1%} "
                   f"{c.share('confidently_wrong', 'cells'):>11.1%} {c.share('ci_covered', 'ci_cells'):>9.1%} "
-                  f"{c.share('needed_covered', 'needed_cells'):>8.1%} ({c.needed_cells:>3}) "
+                  f"{c.share('needed_covered', 'needed_cells'):>6.1%} ({c.needed_cells:>3}, {c.needed_unidentified:>2} n.i.) "
                   f"{_false_improving(c):>29} {time.perf_counter() - start:>8.1f}")
             outcomes.append((label, c.outcomes))
             if items is design:
@@ -75,7 +75,8 @@ def main() -> None:
     print("\nright: a verdict the true curve supports (improving is also right where the true late gain is above 0 "
           "but below delta); strict: the rule's own verdict for the true curve; conf. wrong: neither right nor "
           "undetermined; CI cover: 95% CIs of the cell means that contain the true mean; needed cover: data-needed "
-          "CIs that contain the truth, where it lies within the tuned range (cells); false improving: cells whose "
+          "CIs that contain the truth, where it lies within the tuned range (cells; n.i.: further cells whose fit says the "
+          "crossing is not identified, which claim nothing); false improving: cells whose "
           "true late slope is 0 called improving (count / such cells, 2.5% nominal)")
     print("\ntargets: at 150 items every verdict right; at 25 items at most 5% confidently wrong; "
           "CI coverage 93-97%; data-needed coverage >= 90%")

@@ -148,6 +148,7 @@ class Calibration:
     ci_covered: int = 0
     needed_cells: int = 0
     needed_covered: int = 0
+    needed_unidentified: int = 0  # of the cells with a fit and a true crossing: the fit says not identified
     items_used: int = 0  # summed over category cells (a sequential design uses fewer where it decides early)
     flat_cells: int = 0  # cells whose true late slope is 0 (up to rounding)
     false_improving: int = 0  # of those, called improving
@@ -181,7 +182,9 @@ def score_study(a: Analysis, curves: dict[str, Curve], t: VerdictThresholds, tar
                 c.ci_cells += 1
                 c.ci_covered += cell.ci_low <= curve.mean(cell.size) <= cell.ci_high
         needed = true_data_needed(curve, target)
-        if needed is not None and row.fit is not None:
+        if needed is not None and row.fit is not None and not row.fit.data_needed.identified:
+            c.needed_unidentified += 1
+        elif needed is not None and row.fit is not None:
             n = row.fit.data_needed
             c.needed_cells += 1
             lo, hi = (math.inf if v is None else v for v in (n.ci_low, n.ci_high))

@@ -21,7 +21,10 @@ FITS_NOTE = ("Per category the mean scores at the tuned scales are fitted by a l
              "which form fits. Gain per doubling: fitted score at twice the largest scale minus at the largest "
              f"(an extrapolation). Data needed: training examples at which the fitted curve reaches the target "
              f"(searched up to {REACH}x the largest scale; beyond the largest scale it is an extrapolation). "
-             "Flattens at: where the fitted slope falls below delta per tenfold data.")
+             "Flattens at: where the fitted slope falls below delta per tenfold data. Where the scales measured "
+             "do not pin a saturating curve's bend down (its exponent at an end of the range searched, 0.05-50), "
+             "data needed and flattening are not identified and no number is given.")
+UNIDENTIFIED = "not identified by the scales measured (see the note)"
 SEQUENTIAL_NOTE = ("Items were judged in stages: every category first on its first stage, then more items only for "
                    "categories still undetermined, up to the most planned. A claim checked at several stages "
                    "would be wrong more often than 1 in 40 if every stage used 95% CIs, so the stages share that "
@@ -75,6 +78,9 @@ def fit_cells(fit: CurveFit | None, sizes: list[int]) -> dict[str, str]:
     n_max = max(sizes)
     g = fit.doubling_gain
     flat = fit.flattens_at
+    if not fit.data_needed.identified:
+        return {"form": fit.form, "doubling": fmt_ci(g.value, g.ci_low, g.ci_high, sign=True),
+                "needed": UNIDENTIFIED, "flattens": UNIDENTIFIED}
     return {"form": fit.form, "doubling": fmt_ci(g.value, g.ci_low, g.ci_high, sign=True),
             "needed": fmt_estimate_size(fit.data_needed, n_max),
             "flattens": ("flat from the smallest scale" if flat.value == 0 else
@@ -158,6 +164,7 @@ def markdown(a: Analysis, thresholds: VerdictThresholds) -> str:
                          fmt_ci(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high, sign=True),
                          cells["doubling"], cells["needed"], cells["flattens"]]
                         for r in a.rows for cells in [fit_cells(r.fit, a.sizes)]])
+    lines += [""] + [f"- {display_name(r.category)}: {r.fit.note}." for r in a.rows if r.fit and r.fit.note]
     lines += ["", "## Adjacent scales (paired bootstrap over items)", ""]
     pairs = [f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else []
     lines += _md_table(["category", *pairs],
