@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from instructscale.console import console
 from instructscale.errors import ConfigError
+from instructscale.datafiles import write_json
 from instructscale.report.sequential import RECORD_FILE, STAGE_EVAL, advance, load_record, save_stage, start
+from instructscale.study.outputs import record_outputs
 
 if TYPE_CHECKING:
     from instructscale.study.arms import ModelRef
@@ -80,6 +82,17 @@ def _judge_stage(study: Study, models: dict[str, list[ModelRef]]) -> None:
     for judge in study.cfg.judges:
         if judge.kind != "lm-eval":
             _check(runners.run_judge(study, judge, models), f"judge:{judge.name}")
+    _rerecord(study)
+
+
+def _rerecord(study: Study) -> None:
+    """The respond and judge units' manifests record their files as this stage left them: the files
+    grew by the stage's items, which is no damage (study/outputs.py), and a rerun must not redo them."""
+    for unit in study.graph().units:
+        manifest = study.ledger.read(unit) if unit.stage in ("respond", "judge") else None
+        if manifest and manifest.get("status") == "done" and manifest.get("outputs") is not None:
+            manifest["outputs"] = record_outputs(unit.outputs, study.run_dir)
+            write_json(study.ledger.path(unit), manifest)
 
 
 def _check(summary: dict, unit: str) -> None:
