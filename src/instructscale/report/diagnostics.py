@@ -138,12 +138,15 @@ def checks_markdown(c: Checks, labels: list[str]) -> str:
                        [[display_name(cat), *cells] for cat, cells in _unscored_cells(c, labels)])
     delta = c.power[0].delta if c.power else None
     lines += ["", f"## Power (80% power, two-sided 5%, paired over items; delta = {fmt(delta)} per tenfold data)", "",
-              "MDE: the smallest true gain these items detect 80% of the time. Items needed: to detect delta "
-              "(for the last step, the gain delta per tenfold implies between its two scales).", ""]
+              "MDE: the smallest true gain these items detect 80% of the time. Items for a gain: to detect delta "
+              "(for the last step, the gain delta per tenfold implies between its two scales), the verdict "
+              "improving. Items for no gain: to show no gain beyond +-delta 80% of the time when the late slope "
+              "is truly 0, the verdict plateaued or flat_poor.", ""]
     lines += _md_table(["category", "items", "last step: MDE", "gain at delta", "items needed", "late slope: MDE",
-                        "items needed"],
+                        "items for a gain", "items for no gain"],
                        [[display_name(p.category), str(p.items), fmt(p.step_mde), fmt(p.step_delta),
-                         _int(p.step_items_needed), fmt(p.slope_mde), _int(p.slope_items_needed)] for p in c.power])
+                         _int(p.step_items_needed), fmt(p.slope_mde), _int(p.slope_items_needed),
+                         _int(p.flat_items_needed)] for p in c.power])
     lines += ["", "## Judge length bias", "",
               "Mean answer length (characters), raw mean → length-controlled mean (at the category's mean length, "
               "score regressed on length within scales), Spearman ρ of score with length over all scales.", ""]
@@ -198,7 +201,7 @@ def checks_view(c: Checks | None, labels: list[str]) -> dict | None:
         "unscored": [{"display": display_name(cat), "cells": cells} for cat, cells in _unscored_cells(c, labels)],
         "power": [{"display": display_name(p.category), "n_items": p.items, "step_mde": fmt(p.step_mde),
                    "step_delta": fmt(p.step_delta), "step_n": _int(p.step_items_needed), "slope_mde": fmt(p.slope_mde),
-                   "slope_n": _int(p.slope_items_needed)} for p in c.power],
+                   "slope_n": _int(p.slope_items_needed), "flat_n": _int(p.flat_items_needed)} for p in c.power],
         "length": [{"display": display_name(b.category), "rho": fmt(b.spearman, 2),
                     "beta": fmt(b.per_1000_chars, sign=True),
                     "cells": [{"chars": fmt(x.mean_chars, 0), "raw": fmt(x.raw_mean),

@@ -13,7 +13,7 @@ from instructscale.report.benchmarks import html_view as benchmarks_view
 from instructscale.report.config import ReportConfig
 from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
-from instructscale.report.tables import FITS_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
+from instructscale.report.tables import FITS_NOTE, SEQUENTIAL_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
 
 TEMPLATE = "data/report/report.html.j2"
 
@@ -30,8 +30,9 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         scales=[{"label": lab, "size": s} for lab, s in zip(a.labels, a.sizes)],
         rows=[_row(r) for r in a.rows], rule=cfg.thresholds.describe(),
         fits=[{"display": display_name(r.category), "category": r.category, **fit_cells(r.fit, a.sizes),
-               "late": _slope_text(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high)} for r in a.rows],
-        fits_note=FITS_NOTE, target=cfg.target_score, delta=cfg.thresholds.delta,
+               "late": _slope_text(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high),
+               "note": r.fit.note if r.fit else None} for r in a.rows],
+        fits_note=FITS_NOTE, sequential_note=SEQUENTIAL_NOTE, target=cfg.target_score, delta=cfg.thresholds.delta,
         pair_names=[f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else [],
         figure1=_b64(figures["figure1_png"]),
         health=[{**h.model_dump(), "repeat_spread": fmt(h.repeat_spread)} for h in health],
@@ -106,6 +107,7 @@ def _row(r) -> dict:
             "cells": [{"mean": fmt(c.mean), "ci": f"[{fmt(c.ci_low)}, {fmt(c.ci_high)}]",
                        "scored_items": c.scored_items, "unscored": c.unscored} for c in r.cells],
             "slope": _slope_text(t.slope, t.ci_low, t.ci_high), "verdict": t.verdict, "decide": t.decide,
+            "looks": r.looks, "ci_level": f"{t.ci_level:.1%}",
             "pairs": [{"delta": fmt(p.delta, sign=True), "ci": f"[{fmt(p.ci_low, sign=True)}, {fmt(p.ci_high, sign=True)}]",
                        "p": fmt(p.p_not_better, 2)} for p in r.pairs]}
 

@@ -26,6 +26,7 @@ from instructscale.judge import ItemScore, item_scores
 from instructscale.judge.run import API_ERROR, RESPONSE_FAILED
 from instructscale.locks import holder
 from instructscale.records import EvalItem, Judgement, Response
+from instructscale.report.sequential import SequentialRecord, load_record
 from instructscale.runindex import RunIndex, ScaleEntry, load_index
 from instructscale.subsets.manifest import SubsetsManifest, load_manifest
 
@@ -42,6 +43,7 @@ class RunData:
     unknown_models: list[str] = field(default_factory=list)  # in judgements but not a scale
     judgements: dict[str, list[Judgement]] = field(default_factory=dict)  # judge -> records (per sample, repeat)
     warnings: list[str] = field(default_factory=list)  # e.g. a judge still being written: its means are partial
+    sequential: SequentialRecord | None = None  # the looks of a sequential evaluation
 
     @property
     def name(self) -> str:
@@ -96,8 +98,10 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
                             "so its means are partial")
             console.print(f"[yellow]warning: {warnings[-1]}[/yellow]")
     manifest = load_manifest(index.resolve(index.subsets_manifest)) if index.subsets_manifest else None
+    sequential = load_record(index.resolve(index.sequential)) if index.sequential else None
     return RunData(index=index, judge=judge, items=items, scales=scales, responses=dict(responses),
-                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw, warnings=warnings)
+                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw, warnings=warnings,
+                   sequential=sequential)
 
 
 def _unfinished(index: RunIndex, name: str) -> str | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError
+from instructscale.report.sequential import SequentialConfig
 
 
 class _Section(BaseModel):
@@ -53,6 +54,7 @@ class EvalConfig(_Section):
     path: str | None = Field(None, description="Evaluation set (canonical or public-release format)")
     demo_world_per_category: int | None = Field(None, ge=1, description="Build the eval set from the offline demo world: items per category")
     demo_world_seed: int = Field(1, description="Seed for the demo-world eval set (kept apart from training data)")
+    sequential: SequentialConfig | None = Field(None, description="Judge `first` items per category, then more (up to `max`) only where the verdict is undetermined, with group-sequential boundaries (docs/report.md); None: every item at once")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -251,6 +253,9 @@ def check_cross_stage(cfg: StudyConfig, configs: dict[str, Any], source: str, ar
     of these would otherwise fail hours later, after generation or training. `configs` are
     the built stage configs (`train`: one config, or one per arm name); `arms`: objects with
     `name`, `subsets` and `base_model` (None: the study's own sections)."""
+    if cfg.eval.sequential and cfg.arms:
+        raise ConfigError(f"{source}: eval.sequential: not with arms (each arm's curve would need looks of its own); "
+                          f"judge every item in a study with arms")
     names = [j.name for j in cfg.judges]
     primary = configs["report"].primary_judge
     if primary is not None and primary not in names:

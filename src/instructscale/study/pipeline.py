@@ -26,6 +26,7 @@ from instructscale.study.graph import Graph, build_graph
 from instructscale.study.layout import Layout
 from instructscale.study.preflight import before_run
 from instructscale.study.selection import STAGES, selection_of
+from instructscale.study.sequential import respond_eval
 from instructscale.study.units import Ledger, Unit
 
 DEMO_TEACHER_MODEL = "demo-teacher"
@@ -174,7 +175,7 @@ class Study:
     def _respond_values_config(self, values: dict[str, Any]):
         from instructscale.respond import RespondConfig
 
-        values = {"seed": self.cfg.seed, **self.cfg.respond, "eval": self.layout.eval_path, "models": [],
+        values = {"seed": self.cfg.seed, **self.cfg.respond, "eval": respond_eval(self), "models": [],
                   "out": self.run_dir / "responses" / "responses.jsonl", **values}
         if values.get("backend") == "openai" and "client" not in values:
             raise ConfigError(f"{self.source}: respond.client: the openai backend needs client settings")

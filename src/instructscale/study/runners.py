@@ -29,6 +29,10 @@ def run_eval(study: Study) -> dict[str, Any]:
 
         items = build_eval_set(per_category=ev.demo_world_per_category, seed=ev.demo_world_seed)
     write_jsonl(study.layout.eval_path, items)
+    if ev.sequential is not None:
+        from instructscale.study.sequential import first_stage
+
+        return {"items": len(items), "first_stage": first_stage(study, items)}
     return {"items": len(items)}
 
 
@@ -145,6 +149,10 @@ def run_report(study: Study, models: dict[str, list[ModelRef]]) -> dict[str, Any
     from instructscale.report import build_report
     from instructscale.tracking import log_study_summary
 
+    if study.cfg.eval.sequential is not None:
+        from instructscale.study.sequential import take_looks
+
+        take_looks(study, models)  # more items judged where the first look leaves a category undetermined
     write_index(study, models)
     summary = build_report(study.report_config())
     # the score table goes to the trackers the training logged to (the first arm's train.report_to)
@@ -164,6 +172,8 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
             scales.append(ScaleEntry(model=ref.name, size=ref.size, label=human_size(ref.size) if tuned else "0",
                                      subset=lay.relative(study.subset_file(arm, ref.size)) if tuned else None,
                                      arm=arm.name, seed=ref.seed))
+    from instructscale.study.sequential import index_fields
+
     cfgs = study.stage_configs()
     index = RunIndex(name=study.cfg.name, eval=lay.relative(lay.eval_path), scales=scales,
                      responses=[lay.relative(lay.responses_path(r)) for r in _distinct(models)],
@@ -176,6 +186,7 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
                      teacher_model=study.teacher_model() if study.cfg.data.pool is None else None,  # None: unknown
                      judge_models={name: c.client.model for name, c in cfgs["judges"].items()
                                    if getattr(c, "client", None) is not None})
+    index = index.model_copy(update=index_fields(study))
     return save_index(lay.run_dir, index)
 
 
