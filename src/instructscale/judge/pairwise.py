@@ -13,6 +13,7 @@ and failed responses are written but not final: the next run redoes them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +50,8 @@ class PairwiseConfig(JudgeConfig):
                                              "in the responses, or a Response JSON Lines file")
     repeats: int = Field(1, ge=1, description="Judgements per answer and order")
     prompts: str = Field("zh", description="Pairwise prompt set: zh, en, or a YAML file of the same shape")
+    items_per_category: int | None = Field(None, ge=1, description="Judge only this many items per category, the "
+                                           "same ones for every model (the first by a hash of their id); None: all")
 
     @model_validator(mode="after")
     def _llm_only(self):
@@ -194,7 +197,8 @@ def _run(cfg: PairwiseConfig) -> PairwiseSummary:
     judge = cfg.judge_name
     final = _final(cfg, judge)
     done = {_record_key(r) for r in final}
-    candidates = [r for r in responses if r.model != against]
+    chosen = _chosen_items(items, cfg.items_per_category)
+    candidates = [r for r in responses if r.model != against and r.item_id in chosen]
     jobs = [PairJob(items[r.item_id], r, others[r.item_id], k, swapped) for r in candidates if r.item_id in others
             for k in range(cfg.repeats) for swapped in (False, True)
             if (judge, r.model, against, r.item_id, r.sample, k, swapped) not in done]
@@ -259,6 +263,16 @@ def _reference_answers(cfg: PairwiseConfig, items: dict[str, EvalItem],
         if r.error is None and r.item_id in items:
             answers.setdefault(r.item_id, r.response)
     return name, answers
+
+
+def _chosen_items(items: dict[str, EvalItem], per_category: int | None) -> set[str]:
+    """A fixed sample per category: pairs cost two requests per answer, so a study may judge fewer items."""
+    if per_category is None:
+        return set(items)
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for item_id in sorted(items, key=lambda i: hashlib.sha256(i.encode()).hexdigest()):
+        by_category[items[item_id].category].append(item_id)
+    return {i for ids in by_category.values() for i in ids[:per_category]}
 
 
 def _final(cfg: PairwiseConfig, judge: str) -> list[PairJudgement]:

@@ -17,6 +17,7 @@ from instructscale.report.diagnostics import agreement, checks, judge_health, wr
 from instructscale.report.figures import composition_figure, figure1
 from instructscale.report.html import render_html
 from instructscale.report.load import load_run
+from instructscale.report.pairwise import pairwise_rows, write_pairwise
 from instructscale.report.stats import CategoryResult
 from instructscale.report.tables import rich_table, write_compare, write_tables
 from instructscale.runindex import load_index
@@ -67,6 +68,7 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files.update({f"composition_{k}": v for k, v in composition_figure(comp, out / "composition").items()})
 
     files.update(write_benchmarks(head, a, out))  # lm-eval judges: extra curves, correlation with the judge
+    files.update(write_pairwise(pairwise_rows(run, cfg.bootstrap_samples, cfg.seed), out))  # pairwise judges
 
     compared = _compare_analyses(cfg, a)
     if compared:

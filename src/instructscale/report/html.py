@@ -13,6 +13,7 @@ from instructscale.report.benchmarks import html_view as benchmarks_view
 from instructscale.report.config import ReportConfig
 from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
+from instructscale.report.pairwise import html_view as pairwise_view
 from instructscale.report.tables import FITS_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
 
 TEMPLATE = "data/report/report.html.j2"
@@ -40,7 +41,7 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         composition_figure=_b64(figures["composition_png"]) if composition else "",
         compare=_compare(compare, figures) if compare else None, checks=checks_view(checks, a.labels),
         arms=_arms(arms) if arms else None,
-        benchmarks=benchmarks_view(figures),
+        benchmarks=benchmarks_view(figures), pairwise=pairwise_view(figures),
         categories=run.categories, items_json=_json_for_script(item_data(run, cfg.max_answer_chars)))
 
 
