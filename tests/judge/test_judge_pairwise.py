@@ -142,3 +142,23 @@ def test_against_a_model_or_a_file(fake_server, tmp_path):
     ("A is better", None), ("", None)])
 def test_verdict_parsing(reply, side):
     assert parse_verdict(reply).side == side
+
+
+def test_cli_pairwise_and_its_dry_run(fake_server, tmp_path):
+    from typer.testing import CliRunner
+
+    from instructscale.cli.main import app
+
+    world(tmp_path, 6, 0.5)
+    srv = fake_server(biased_judge(0.0))
+    args = ["judge", "--pairwise", "--eval", str(tmp_path / "eval.jsonl"), "--responses",
+            str(tmp_path / "responses.jsonl"), "--out", str(tmp_path / "cli.jsonl"), "--base-url", srv.base_url,
+            "--judge-model", "pair-judge", "--repeats", "1", "--prompts", "en"]
+    res = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert res.exit_code == 0 and "12 judgements to do" in res.output and srv.request_count == 0
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "pairwise judge: pair-judge vs golden" in res.output and "12 pairwise judgements" in res.output
+    assert srv.request_count == 12 and len(read_jsonl_resumable(tmp_path / "cli.jsonl")[0]) == 12
+    res = CliRunner().invoke(app, [*args, "--scorer", "reference"])
+    assert res.exit_code == 2 and "--pairwise needs an LLM judge" in res.output
