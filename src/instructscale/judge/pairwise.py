@@ -31,7 +31,7 @@ from instructscale.evalset import read_eval_items
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.context import CUT_NOTE, fit_texts, is_context_overflow
 from instructscale.judge.run import (API_ERROR, ASSUMED_REPLY_TOKENS, CONTEXT_OVERFLOW, REPLY_SEP, RESPONSE_FAILED,
-                                     _load_responses)
+                                     _count_context, _count_failures, _load_responses)
 from instructscale.judge.verdict import parse_verdict
 from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_asks
 from instructscale.locks import exclusive
@@ -227,15 +227,8 @@ def _run(cfg: PairwiseConfig) -> PairwiseSummary:
     summary.pair_rows = pair_stats(final)
     summary.judgements = len(final)
     summary.unscored = sum(r.verdict is None for r in final)
-    api = [r.error for r in final if (r.error or "").startswith(API_ERROR)]
-    summary.api_failures, summary.last_api_error = len(api), (api[-1] if api else None)
-    summary.response_failures = sum((r.error or "").startswith(RESPONSE_FAILED) for r in final)
-    summary.api_calls = summary.new - summary.response_failures
-    summary.inputs_cut = sum(CUT_NOTE in (r.note or "") for r in final)
-    summary.context_overflows = sum((r.error or "").startswith(CONTEXT_OVERFLOW) for r in final)
-    if summary.api_failures or summary.response_failures:
-        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses; "
-                              "the next run redoes them")
+    _count_failures(summary, final)  # the absolute judge's counts: records of both kinds have error and note
+    _count_context(summary, final, cfg)
     return summary
 
 
