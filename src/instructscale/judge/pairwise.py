@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from instructscale.categories import CATEGORY_IDS
 from instructscale.console import console, progress
@@ -45,6 +45,8 @@ OUTCOME = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 class PairwiseConfig(JudgeConfig):
     """The absolute judge's settings (client, cache, repeats, re-asks, context) plus the
     reference answers every answer is compared with."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)  # `against: 2000` names a scale
 
     against: str = Field(GOLDEN, description="Reference answers: 'golden' (the evaluation set's), a model name "
                                              "in the responses, or a Response JSON Lines file")

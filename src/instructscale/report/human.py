@@ -58,7 +58,8 @@ def write_rating_sheet(run_dir: str | Path, stem: str | Path, *, ci_width: float
         for group in by_scale.values():
             rng.shuffle(group)
         chosen = [c for round_ in zip(*by_scale.values()) for c in round_][:want]  # round robin over scales
-        chosen += [c for c in cells if c not in set(chosen)][:max(0, want - len(chosen))]
+        taken = set(chosen)
+        chosen += [c for c in cells if c not in taken][:max(0, want - len(chosen))]
         counts[category] = len(chosen)
         for model, item_id in chosen:
             item, answer = run.items[item_id], run.responses[(model, item_id)][0]
