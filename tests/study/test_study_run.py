@@ -142,3 +142,31 @@ def test_demo_run_against_an_external_openai_compatible_server(tmp_path, monkeyp
     assert requests > 0 and "offline demo teacher" not in result.output
     judged = [json.loads(line) for line in (tmp_path / "run" / "judgements" / "teacher.jsonl").read_text().splitlines()]
     assert judged and {j["judge"] for j in judged} == {"local"}
+
+
+def test_a_renamed_judge_rebuilds_the_report_and_the_index_lists_the_current_judges(tmp_path):
+    first = [{"name": "reference", "kind": "reference"}, {"name": "second", "kind": "reference"}]
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=first)
+    run(path)
+    renamed = write_study(tmp_path, subsets={"sizes": [20]}, judges=[first[0], {**first[1], "name": "metrics"}])
+    again = outcomes(renamed)  # the primary judge is still 'reference': only the second one's name changed
+    assert again["judge:metrics"] == "ran" and again["report"] == "ran"
+    assert {k for k, v in again.items() if v != "skipped"} == {"judge:metrics", "report"}
+    index = json.loads((tmp_path / "run" / "index.json").read_text())
+    assert list(index["judgements"]) == ["reference", "metrics"] and index["primary_judge"] == "reference"
+    assert "metrics" in (tmp_path / "run" / "report" / "report.html").read_text()
+
+
+def test_the_printed_report_path_is_this_run_dirs_and_only_when_the_report_was_selected(tiny_study_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copied"
+    shutil.copytree(tiny_study_run, copy)
+    data = yaml.safe_load((tiny_study_run.parent / "study.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({**data, "run_dir": str(copy)}, allow_unicode=True), encoding="utf-8")
+    early = run(path, "--only", "eval,pool,subsets")
+    assert "HTML report" not in early and "verdict" not in early
+    out = " ".join(run(path).split())
+    assert "0 unit(s) ran" in out
+    assert f"HTML report: {(copy / 'report' / 'report.html').resolve()}" in out and str(tiny_study_run) not in out
