@@ -222,6 +222,8 @@ def pairwise_figure(rows: list[PairRow], out_stem: Path) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from instructscale.report.figures import save_figure
+
     groups: dict[tuple[str, str, str], list[PairRow]] = defaultdict(list)
     for r in rows:
         if r.win_rate is not None:
@@ -251,14 +253,7 @@ def pairwise_figure(rows: list[PairRow], out_stem: Path) -> dict[str, str]:
         against = next((r.against for r in rows if r.judge == judge), "")
         ax.set_title(f"pairwise judge {judge} vs {against}", fontsize=10)
         ax.legend(fontsize=6, ncol=2, frameon=False)
-    files = {}
-    for ext in ("png", "svg"):
-        path = out_stem.with_suffix(f".{ext}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120 if ext == "png" else None)
-        files[ext] = str(path)
-    plt.close(fig)
-    return files
+    return save_figure(fig, out_stem)
 
 
 def html_view(files: dict[str, str]) -> dict | None:
