@@ -47,6 +47,8 @@ class RunIndex(BaseModel):
                                                                           "(benchmark scores per model and task)")
     sequential: str | None = Field(None, description="Record of a sequential evaluation's looks (sequential.json; "
                                                       "None: every item judged at once)")
+    pairwise: dict[str, str] = Field(default_factory=dict, description="pairwise judge name -> its PairJudgement "
+                                                                        "JSON Lines")
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:

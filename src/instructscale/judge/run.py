@@ -193,6 +193,14 @@ def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
 
 
 async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, emit, summary: JudgeSummary):
+    await ask_all(cfg, jobs, lambda client, cache, job: _judge_one(cfg, client, cache, prompt_set, job), emit,
+                  summary)
+
+
+async def ask_all(cfg, jobs: list, judge_one, emit, summary) -> None:
+    """Every job through `judge_one(client, cache, job)` with the client's concurrency (or one
+    batch queue), each result handed to `emit` as it exists; the client's usage and the cache
+    hits land in `summary`. Shared by the absolute and the pairwise judge."""
     cache = ReplyCache(cfg.cache_path) if cfg.use_cache else None
     try:
         async with open_client(cfg.client, cfg.out) as client:
@@ -200,7 +208,7 @@ async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, e
 
             async def worker():
                 for job in pending:  # one shared iterator: each job is taken by exactly one worker
-                    emit(await _judge_one(cfg, client, cache, prompt_set, job))
+                    emit(await judge_one(client, cache, job))
 
             await asyncio.gather(*(worker() for _ in range(worker_count(cfg.client, len(jobs)))))
             summary.requests = client.usage.requests

@@ -1,13 +1,11 @@
 """Judge diagnostics: how much the judge disagrees with itself (repeat spread), how many
 judgements gave no valid score, and, where two judges scored the same answers (an LLM
-judge and the reference scorer), how well they agree (Spearman rank correlation).
+judge and the reference scorer), how well they agree (Spearman, Krippendorff's alpha).
 `checks` adds power, response-sample and training-seed variance, and judge length bias."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
 from pathlib import Path
 from statistics import fmean
 
@@ -16,12 +14,12 @@ from pydantic import BaseModel
 
 from instructscale.datafiles import write_text
 from instructscale.evalset.power import CategoryPower, category_power, slope_weights
+from instructscale.report.agreement import judge_agreement
 from instructscale.report.bias import LengthBias, length_bias, self_preference, unscored_answers
 from instructscale.report.load import RunData
 from instructscale.report.variance import (SampleSplit, SeedSplit, sample_splits, seed_cells, seed_cube, seed_mean,
                                            seed_splits)
 
-MIN_PAIRS = 3  # fewer common answers than this: no correlation reported
 
 
 class JudgeHealth(BaseModel):
@@ -39,6 +37,10 @@ class Agreement(BaseModel):
     category: str
     pairs: int
     spearman: float | None
+    alpha: float | None = None  # Krippendorff's alpha, interval (report/agreement.py)
+    alpha_low: float | None = None
+    alpha_high: float | None = None
+    mean_abs_diff: float | None = None
 
 
 def judge_health(run: RunData) -> list[JudgeHealth]:
@@ -54,24 +56,11 @@ def judge_health(run: RunData) -> list[JudgeHealth]:
     return rows
 
 
-def agreement(run: RunData) -> list[Agreement]:
-    from scipy.stats import spearmanr
-
-    rows = []
-    for a, b in itertools.combinations(run.scores, 2):
-        sa, sb = run.scores[a], run.scores[b]
-        common = [(k, sa[k].category) for k in sa.keys() & sb.keys()
-                  if sa[k].score is not None and sb[k].score is not None]
-        for category in [*run.categories, "all"]:
-            keys = [k for k, c in common if category in ("all", c)]
-            rho = None
-            if len(keys) >= MIN_PAIRS:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # constant input: rho undefined, reported as None
-                    r = spearmanr([sa[k].score for k in keys], [sb[k].score for k in keys]).statistic
-                rho = None if r != r else float(r)
-            rows.append(Agreement(judges=(a, b), category=category, pairs=len(keys), spearman=rho))
-    return rows
+def agreement(run: RunData, samples: int = 1000, seed: int = 0) -> list[Agreement]:
+    """Every pair of judges per category: Spearman, Krippendorff's alpha with its CI, mean |difference|."""
+    return [Agreement(judges=g.raters, category=g.category, pairs=g.units, spearman=g.spearman, alpha=g.alpha,
+                      alpha_low=g.alpha_low, alpha_high=g.alpha_high, mean_abs_diff=g.mean_abs_diff)
+            for g in judge_agreement(run, samples, seed)]
 
 
 class Checks(BaseModel):

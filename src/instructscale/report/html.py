@@ -13,13 +13,15 @@ from instructscale.report.benchmarks import html_view as benchmarks_view
 from instructscale.report.config import ReportConfig
 from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
+from instructscale.report.pairwise import html_view as pairwise_view
 from instructscale.report.tables import FITS_NOTE, SEQUENTIAL_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
 
 TEMPLATE = "data/report/report.html.j2"
 
 
 def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str, str], health, agreement,
-                composition: list[dict], compare: list[Analysis], checks=None, arms=None) -> str:
+                composition: list[dict], compare: list[Analysis], checks=None, arms=None,
+                reliability: dict | None = None) -> str:
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -36,12 +38,14 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         pair_names=[f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else [],
         figure1=_b64(figures["figure1_png"]),
         health=[{**h.model_dump(), "repeat_spread": fmt(h.repeat_spread)} for h in health],
-        agreement=[{**g.model_dump(), "judges": " vs ".join(g.judges), "spearman": fmt(g.spearman)} for g in agreement],
+        agreement=[{**g.model_dump(), "judges": " vs ".join(g.judges), "spearman": fmt(g.spearman),
+                    "alpha": _alpha_text(g)} for g in agreement],
+        reliability=_reliability(reliability or {}),
         composition=composition, composition_categories=comp_cats,
         composition_figure=_b64(figures["composition_png"]) if composition else "",
         compare=_compare(compare, figures) if compare else None, checks=checks_view(checks, a.labels),
         arms=_arms(arms) if arms else None,
-        benchmarks=benchmarks_view(figures),
+        benchmarks=benchmarks_view(figures), pairwise=pairwise_view(figures),
         categories=run.categories, items_json=_json_for_script(item_data(run, cfg.max_answer_chars)))
 
 
@@ -128,6 +132,22 @@ def _compare(analyses: list[Analysis], figures: dict[str, str]) -> dict:
                              for lab in labels], "slope": fmt(r.trend.slope, sign=True), "verdict": r.trend.verdict})
     return {"title": " vs ".join(a.name for a in analyses), "labels": labels, "rows": rows,
             "figure": _b64(figures["compare_png"])}
+
+
+def _alpha_text(g) -> str:
+    return "-" if g.alpha is None else f"{fmt(g.alpha)} [{fmt(g.alpha_low)}, {fmt(g.alpha_high)}]"
+
+
+def _reliability(r: dict) -> dict:
+    """Repeats (test-retest), verdicts per judge and agreement with people, as the template shows them."""
+    human = r.get("human_agreement")
+    return {"repeats": [{**x.model_dump(), "alpha": _alpha_text(x)} for x in r.get("repeat_agreement", [])],
+            "verdicts": [x.model_dump() for x in r.get("verdicts_by_judge", [])],
+            "judges": list(r["verdicts_by_judge"][0].verdicts) if r.get("verdicts_by_judge") else [],
+            "human": None if human is None else {
+                "rated": human.rated, "sheets": len(human.sheets),
+                "rows": [{**x.model_dump(), "raters": " vs ".join(x.raters), "alpha": _alpha_text(x),
+                          "spearman": fmt(x.spearman), "mad": fmt(x.mean_abs_diff)} for x in human.rows]}}
 
 
 def _b64(path: str | Path) -> str:

@@ -105,7 +105,7 @@ class LaunchConfig(_Section):
 
 class JudgeSection(_Section):
     name: str = Field(..., pattern=SAFE_NAME, description=f"Name of this judge in the report and of its judgements file ({SAFE_NAME_HELP})")
-    kind: Literal["llm", "reference", "lm-eval"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model")
+    kind: Literal["llm", "reference", "lm-eval", "pairwise"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model; pairwise: an LLM judge comparing each answer with a reference answer in both orders (options.against: golden, a scale such as 0, a model name or a Response file; docs/pairwise.md)")
     use_teacher: bool = Field(True, description="llm only: call the teacher's server/model (else set base_url/model in options)")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
 

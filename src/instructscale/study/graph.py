@@ -153,7 +153,7 @@ def _judge_settings(study: Study, judge) -> dict[str, Any]:
 
 
 def _judge_output(study: Study, judge) -> Path:
-    if judge.kind == "lm-eval":
+    if judge.kind in ("lm-eval", "pairwise"):
         return study.stage_configs()["judges"][judge.name].out
     return study.layout.judgements_path(judge.name)
 

@@ -117,6 +117,14 @@ class Study:
                                    "out": self.run_dir / "benchmarks" / f"{judge.name}.json"},
                     source=self.source, prefix=f"judges.{i}.options")
                 continue
+            if judge.kind == "pairwise":
+                from instructscale.judge.pairwise import PairwiseConfig
+
+                values = {**self._judge_values(judge, i), "scorer": "llm",
+                          "out": self.run_dir / "pairwise" / f"{judge.name}.jsonl"}
+                cfgs["judges"][judge.name] = validated(PairwiseConfig, values, source=self.source,
+                                                       prefix=f"judges.{i}.options")
+                continue
             cfgs["judges"][judge.name] = validated(JudgeConfig, self._judge_values(judge, i), source=self.source,
                                                    prefix=f"judges.{i}.options")
         names = [j.name for j in self.cfg.judges]
@@ -187,7 +195,7 @@ class Study:
                                   "out": self.layout.judgements_path(judge.name), "scorer": judge.kind,
                                   "cache": self.layout.cache_path, "seed": self.cfg.seed}
         client_overrides = options.pop("client", {})
-        if judge.kind == "llm":
+        if judge.kind in ("llm", "pairwise"):
             if judge.use_teacher:
                 values["client"] = self.teacher_client(client_overrides, prefix=f"judges.{i}.options.client")
             else:
@@ -198,7 +206,8 @@ class Study:
         from instructscale.report import ReportConfig
 
         options = {"seed": self.cfg.seed, **self.cfg.report, "run_dir": self.run_dir}
-        options.setdefault("primary_judge", next((j.name for j in self.cfg.judges if j.kind != "lm-eval"), None))
+        options.setdefault("primary_judge", next((j.name for j in self.cfg.judges
+                                                  if j.kind not in ("lm-eval", "pairwise")), None))
         return validated(ReportConfig, options, source=self.source, prefix="report")
 
     # scales -----------------------------------------------------------------------------

@@ -142,6 +142,12 @@ def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef
         return {"models": {m: {t: s.model_dump() for t, s in scores.items()}
                            for m, scores in run_lm_eval(cfg, paths).items()}}
     cfg = cfg.model_copy(update={"responses": [study.layout.responses_path(r) for r in _distinct(models)]})
+    if judge.kind == "pairwise":
+        from instructscale.judge.pairwise import run_pairwise
+
+        by_key = {r.key: r.name for r in _distinct(models)}  # `against: 0` names the untuned base, `200` a scale
+        return run_pairwise(cfg.model_copy(update={"against": by_key.get(cfg.against, cfg.against)})).model_dump(
+            mode="json")
     return judge_run(cfg).model_dump(mode="json")
 
 
@@ -178,7 +184,9 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
     index = RunIndex(name=study.cfg.name, eval=lay.relative(lay.eval_path), scales=scales,
                      responses=[lay.relative(lay.responses_path(r)) for r in _distinct(models)],
                      judgements={j.name: lay.relative(lay.judgements_path(j.name)) for j in study.cfg.judges
-                                 if j.kind != "lm-eval"},
+                                 if j.kind not in ("lm-eval", "pairwise")},
+                     pairwise={j.name: lay.relative(cfgs["judges"][j.name].out) for j in study.cfg.judges
+                               if j.kind == "pairwise"},
                      benchmarks={j.name: lay.relative(cfgs["judges"][j.name].out) for j in study.cfg.judges
                                  if j.kind == "lm-eval"},
                      primary_judge=study.report_config().primary_judge,
