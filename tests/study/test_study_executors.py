@@ -1,0 +1,99 @@
+"""Executors: the tiny study run in this process and by parallel worker processes gives
+byte-identical scores, every out-of-process unit records where it ran and logs to
+RUN_DIR/logs; a failing unit stops only what reads from it, names its log, and the next
+run redoes only what is missing. Also the scheduler's rules and the executor block's checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny import write_tiny_study
+from typer.testing import CliRunner
+
+from instructscale.cli.main import app
+from instructscale.errors import ConfigError
+from instructscale.study import Study, load_study
+from instructscale.study.config import ExecutorConfig
+from instructscale.study.executors import gpus_needed, make_executor
+from instructscale.study.schedule import StudyFailedError
+
+REPORT_FILES = ("scores.csv", "scores_long.csv")
+
+
+@pytest.fixture(scope="module")
+def sequential_run(tmp_path_factory):
+    """The tiny study run in this process (the reference every executor must match)."""
+    root = tmp_path_factory.mktemp("sequential")
+    path = write_tiny_study(root)
+    Study(load_study(path), source=str(path)).run()
+    return root / "run"
+
+
+def manifests(run_dir):
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (run_dir / "manifests").glob("*.json")}
+
+
+def test_workers_give_the_sequential_scores_and_record_where_each_unit_ran(sequential_run, tmp_path):
+    path = write_tiny_study(tmp_path, executor={"kind": "workers", "workers": 3})
+    result = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert result.exit_code == 0, result.output
+    for name in REPORT_FILES:
+        assert (tmp_path / "run" / "report" / name).read_bytes() == (sequential_run / "report" / name).read_bytes()
+    done = manifests(tmp_path / "run")
+    assert {m["runner"]["executor"] for m in done.values()} == {"workers"}
+    assert len({m["runner"]["pid"] for m in done.values()}) == len(done)  # each unit in its own process
+    assert {m["fingerprint"] for m in done.values()} == {m["fingerprint"] for m in manifests(sequential_run).values()}
+    assert (tmp_path / "run" / "logs" / "train__35.log").read_text(encoding="utf-8").strip()
+    again = dict(Study(load_study(path), source=str(path)).run(executor="workers"))
+    assert set(again.values()) == {"skipped"}  # no process started for finished units
+
+
+def test_a_failed_unit_stops_only_its_dependents_and_the_rerun_redoes_only_them(tmp_path):
+    arms = [{"name": "ok"}, {"name": "bad", "base_model": {"path": str(tmp_path / "no-such-model")}}]
+    path = write_tiny_study(tmp_path, arms=arms, subsets={"sizes": [15]}, executor={"kind": "workers",
+                                                                                   "workers": 2})
+    result = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert result.exit_code != 0
+    assert "respond:0@bad" in result.output and "train:15@bad" in result.output
+    assert "judge:teacher: not run: its input respond:0@bad failed" in result.output
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert states["train:15@ok"] == "done" and states["respond:15@ok"] == "done"  # independent units finished
+    assert states["train:15@bad"] != "done" and states["judge:teacher"] == "pending"
+    log = tmp_path / "run" / "logs" / "train__15@bad.log"
+    assert str(log) in result.output.replace("\n", "") and "no-such-model" in log.read_text(encoding="utf-8")
+
+    fixed = write_tiny_study(tmp_path, arms=[arms[0], {"name": "bad"}], subsets={"sizes": [15]},
+                             executor={"kind": "workers", "workers": 2})
+    rerun = dict(Study(load_study(fixed), source=str(fixed)).run())
+    assert rerun["train:15@ok"] == "skipped" and rerun["respond:15@ok"] == "skipped"
+    assert rerun["train:15@bad"] == "ran" and rerun["report"] == "ran"
+
+
+def test_the_inline_executor_is_todays_run_and_a_failure_keeps_its_traceback(tmp_path):
+    path = write_tiny_study(tmp_path, eval={"path": str(tmp_path / "eval.jsonl")})
+    (tmp_path / "eval.jsonl").write_text('{"question": "1+1?", "class": "math", "std_answer": "2"}\n',
+                                         encoding="utf-8")
+    study = Study(load_study(path), source=str(path))
+    assert type(make_executor(study)).__name__ == "Inline"
+    assert type(make_executor(study, "workers")).__name__ == "Workers"
+    (tmp_path / "eval.jsonl").write_text("not json\n", encoding="utf-8")  # changed after planning
+    with pytest.raises(Exception) as err:
+        study.run(only=["eval"])
+    assert not isinstance(err.value, StudyFailedError)  # in this process: the stage's own error
+
+
+def test_gpu_needs_per_stage_and_bad_executor_blocks(tmp_path):
+    cfg = ExecutorConfig.model_validate({"resources": {"default": {"cpus": 4}, "train": {"gpus": 8}}})
+    assert [gpus_needed(cfg, s, 8) for s in ("train", "respond", "judge", "pool")] == [8, 1, 0, 0]
+    assert gpus_needed(cfg, "train", 2) == 2 and gpus_needed(cfg, "respond", 0) == 0  # never more than exist
+    assert cfg.resources_for("train").cpus == 4 and cfg.resources_for("judge").gpus is None
+    path = write_tiny_study(tmp_path, executor={"resources": {"trian": {"gpus": 1}}})
+    with pytest.raises(ConfigError, match=r"executor: resources: unknown stage 'trian'; did you mean 'train'"):
+        load_study(path)
+    path = write_tiny_study(tmp_path, executor={"kind": "cluster"})
+    with pytest.raises(ConfigError, match="executor.kind"):
+        load_study(path)
+    study = Study(load_study(write_tiny_study(tmp_path)), source="study.yaml")
+    with pytest.raises(ConfigError, match="unknown executor 'nope'"):
+        study.run(executor="nope")
