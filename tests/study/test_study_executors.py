@@ -6,6 +6,11 @@ run redoes only what is missing. Also the scheduler's rules and the executor blo
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from tiny import write_tiny_study
@@ -97,3 +102,83 @@ def test_gpu_needs_per_stage_and_bad_executor_blocks(tmp_path):
     study = Study(load_study(write_tiny_study(tmp_path)), source="study.yaml")
     with pytest.raises(ConfigError, match="unknown executor 'nope'"):
         study.run(executor="nope")
+
+
+# --- a real SLURM (tests/slurm_cluster.py) ------------------------------------------------
+
+def slurm_study(folder, **executor):
+    return write_tiny_study(folder, executor={"kind": "slurm", "poll_s": 0.5, "max_attempts": 1, **executor})
+
+
+def start_driver(path, *args):
+    """`study run` in its own process, as a user's terminal runs it."""
+    return subprocess.Popen([sys.executable, "-m", "instructscale", "study", "run", str(path), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ)
+
+
+def wait_for_job(run_dir, unit, state="RUNNING", timeout_s=180):
+    """The job id of `unit` once the controller says it is in `state`."""
+    from instructscale.study.slurm import job_states
+
+    record = run_dir / "jobs" / "slurm.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if record.exists():
+            job = json.loads(record.read_text(encoding="utf-8")).get(unit)
+            if job and job_states([job["job_id"]]).get(job["job_id"], {}).get("JobState") == state:
+                return job["job_id"]
+        time.sleep(0.3)
+    raise AssertionError(f"{unit} never became {state}")
+
+
+def test_slurm_runs_every_unit_as_a_job_with_the_sequential_scores(slurm_cluster, sequential_run, tmp_path):
+    result = CliRunner().invoke(app, ["study", "run", str(slurm_study(tmp_path))])
+    assert result.exit_code == 0, result.output
+    for name in REPORT_FILES:
+        assert (tmp_path / "run" / "report" / name).read_bytes() == (sequential_run / "report" / name).read_bytes()
+    done = manifests(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "jobs" / "slurm.json").read_text(encoding="utf-8"))
+    assert {m["runner"]["executor"] for m in done.values()} == {"slurm"}
+    assert {m["unit"]: m["runner"]["job_id"] for m in done.values()} == {u: j["job_id"] for u, j in record.items()}
+    assert len(record) == len(done) == len(set(j["job_id"] for j in record.values()))  # one job per unit
+    assert "--dependency=afterok:" in (tmp_path / "run" / "jobs" / "report.sbatch").read_text(encoding="utf-8")
+    assert slurm_cluster.jobs() == []
+
+
+def test_a_cancelled_job_is_reported_and_the_next_run_redoes_only_that_unit(slurm_cluster, tmp_path):
+    path = slurm_study(tmp_path, resources={"train": {"setup": ["sleep 20"]}})
+    driver = start_driver(path)
+    job = wait_for_job(tmp_path / "run", "train:15")
+    subprocess.run(["scancel", job], check=True)
+    out, _ = driver.communicate(timeout=600)
+    assert driver.returncode != 0
+    assert f"train:15 failed: SLURM job {job} CANCELLED" in out and "train__15.log" in out
+    assert "respond:15: not run: its input train:15 failed" in out
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert states["respond:35"] == "done" and states["train:15"] != "done"  # the independent scale finished
+    assert slurm_cluster.jobs() == []
+
+    again = dict(Study(load_study(path, ["executor.resources={}"]), source=str(path)).run())
+    assert {u for u, o in again.items() if o == "ran"} == {"train:15", "respond:15", "judge:teacher",
+                                                           "judge:reference", "report"}
+
+
+def test_ctrl_c_cancels_every_job_and_a_lost_driver_s_job_is_adopted_not_resubmitted(slurm_cluster, tmp_path):
+    path = slurm_study(tmp_path, resources={"default": {"setup": ["sleep 15"]}})
+    driver = start_driver(path)
+    wait_for_job(tmp_path / "run", "eval")
+    driver.send_signal(signal.SIGINT)
+    out, _ = driver.communicate(timeout=120)
+    record = json.loads((tmp_path / "run" / "jobs" / "slurm.json").read_text(encoding="utf-8"))
+    assert driver.returncode != 0 and "scancel" in out and {"eval", "pool"} <= set(record)
+    assert set(slurm_cluster.jobs()) & {j["job_id"] for j in record.values()} == set()  # no job left behind
+
+    driver = start_driver(path, "--only", "eval")
+    job = wait_for_job(tmp_path / "run", "eval")
+    driver.kill()  # the driver is lost (a closed terminal): its job keeps running
+    driver.wait()
+    assert job in slurm_cluster.jobs()
+    result = CliRunner().invoke(app, ["study", "run", str(path), "--only", "eval"])
+    assert result.exit_code == 0, result.output
+    assert f"eval: SLURM job {job} already running, not resubmitted" in result.output
+    assert manifests(tmp_path / "run")["eval"]["runner"]["job_id"] == job

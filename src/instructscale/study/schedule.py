@@ -11,6 +11,9 @@ reading a partial one wait (study/units.py). Everything independent keeps runnin
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,20 +72,24 @@ class Scheduler:
     def run(self, plan) -> list[tuple[str, str]]:
         """`plan()` returns the current graph. Returns (unit, outcome) pairs in the order decided."""
         try:
-            while True:
-                graph = plan()
-                progressed = self._start_ready(graph)
-                if self.active:
-                    for name, result in self.executor.wait():
-                        self._ended(graph, name, result)
-                elif not progressed:
-                    break
+            with _term_as_interrupt():
+                self._loop(plan)
         except BaseException:
             if self.active:
                 console.print(f"stopping {len(self.active)} running unit(s): {', '.join(self.active)}")
                 self.executor.cancel_all()
             raise
         return list(self.outcomes.items())
+
+    def _loop(self, plan) -> None:
+        while True:
+            graph = plan()
+            progressed = self._start_ready(graph)
+            if self.active:
+                for name, result in self.executor.wait():
+                    self._ended(graph, name, result)
+            elif not progressed:
+                return
 
     def raise_if_failed(self) -> None:
         if self.failures:
@@ -167,3 +174,21 @@ class Scheduler:
             console.print(f"{name}: {why}", soft_wrap=True)
         self.outcomes[name] = outcome
         self.failures[name] = why
+
+
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """SIGTERM (a closed session, `kill`) stops the driver like Ctrl-C: running units are
+    stopped, not orphaned. Only the main thread can set handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
