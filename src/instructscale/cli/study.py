@@ -128,11 +128,13 @@ def status(
 
     s = Study(load_study(study, overrides), source=str(study))
     table = Table(title=f"{s.cfg.name} ({s.run_dir})")
-    for col in ("unit", "stage", "scale", "arms", "state", "seconds"):
+    rows = s.status()
+    jobs = any(row.job for row in rows)
+    for col in ("unit", "stage", "scale", "arms", "state", "seconds", *(["SLURM job"] if jobs else [])):
         table.add_column(col)
-    for row in s.status():
+    for row in rows:
         table.add_row(row.unit, row.stage, row.scale or "", ",".join(row.arms) or "all", _colored(row.state),
-                      "" if row.seconds is None else f"{row.seconds:.1f}")
+                      "" if row.seconds is None else f"{row.seconds:.1f}", *([row.job or ""] if jobs else []))
     stdout.print(table)
     grid = s.grid()
     sizes = sorted({size for cells in grid.values() for size in cells})

@@ -306,6 +306,19 @@ class Slurm(_OutOfProcess):
         self.active.clear()
 
 
+def slurm_jobs(run_dir: Path, units: list[str]) -> dict[str, str]:
+    """`study status`: the recorded SLURM job of each of these units and its state ("812 RUNNING";
+    "812 gone" once the controller forgot it); nothing where no job was recorded or SLURM is absent."""
+    from instructscale.study import slurm
+
+    record = _read_json(Path(run_dir) / "jobs" / "slurm.json")
+    ids = {u: record[u]["job_id"] for u in units if u in record}
+    if not ids or not slurm.available():
+        return {}
+    states = slurm.job_states(list(ids.values()))
+    return {u: f"{j} {states.get(j, {}).get('JobState', 'gone')}" for u, j in ids.items()}
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     import json
 

@@ -39,6 +39,7 @@ class UnitRow:
     state: str  # done | changed | partial | pending
     seconds: float | None = None
     arms: tuple[str, ...] = ()  # () = shared by every arm
+    job: str | None = None  # SLURM job of a unit not done: "812 RUNNING"
 
 
 class Study(StudyContext):
@@ -117,12 +118,16 @@ class Study(StudyContext):
         return ReportSummary.model_validate(data["summary"]) if data.get("status") == "done" else None
 
     def status(self) -> list[UnitRow]:
+        from instructscale.study.executors import slurm_jobs
+
         graph = self.graph()
+        states = {unit.name: self.ledger.state(unit) for unit in graph.units}
+        jobs = slurm_jobs(self.run_dir, [name for name, state in states.items() if state != "done"])
         rows = []
         for unit in graph.units:
             manifest = self.ledger.read(unit) or {}
-            rows.append(UnitRow(unit.name, unit.stage, unit.scale, self.ledger.state(unit), manifest.get("seconds"),
-                                graph.arms_of[unit.name]))
+            rows.append(UnitRow(unit.name, unit.stage, unit.scale, states[unit.name], manifest.get("seconds"),
+                                graph.arms_of[unit.name], jobs.get(unit.name)))
         if graph.waiting:
             rows.append(UnitRow("train/respond/judge/report", "train", None, "pending", arms=tuple(graph.waiting)))
         return rows

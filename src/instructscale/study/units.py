@@ -29,6 +29,7 @@ from typing import Any
 from instructscale import __version__
 from instructscale.datafiles import write_json
 from instructscale.errors import InstructscaleError
+from instructscale.redact import redact
 
 
 class StudyIncompleteError(InstructscaleError):
@@ -113,7 +114,13 @@ class Ledger:
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
         t0 = time.monotonic()
-        summary = work() or {}
+        try:
+            summary = work() or {}
+        except Exception as exc:  # the manifest says why; the error still stops this process
+            manifest.update(status="failed", error=redact(f"{type(exc).__name__}: {exc}")[:2000],
+                            seconds=round(time.monotonic() - t0, 2))
+            write_json(self.path(unit), manifest)
+            raise
         incomplete = summary.get("incomplete")
         manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
                         summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
