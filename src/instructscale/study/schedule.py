@@ -106,9 +106,10 @@ class Scheduler:
             shared = not graph.arms_of[name]
             if not self.selection.picks(unit.stage, graph.arms_of[name]):
                 continue
-            failed = [d for d in unit.after if self.outcomes.get(d) in FINISHED_BAD]
-            if failed:
-                self._decide(name, "not run", f"not run: its input {failed[0]} failed")
+            bad = next((d for d in unit.after if self.outcomes.get(d) in FINISHED_BAD), None)
+            if bad is not None:
+                self._decide(name, "not run", f"not run: its input {bad} "
+                             + ("failed" if self.outcomes[bad] == "failed" else "was not run"))
                 progressed = True
                 continue
             if self.ledger.waits(unit):  # an input was left partial: redone first by the next run
