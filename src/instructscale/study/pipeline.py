@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from instructscale.console import console
 from instructscale.errors import ConfigError
