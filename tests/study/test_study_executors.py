@@ -18,11 +18,10 @@ from tiny import write_tiny_study
 from typer.testing import CliRunner
 
 from instructscale.cli.main import app
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, InputError
 from instructscale.study import Study, load_study
 from instructscale.study.config import ExecutorConfig
 from instructscale.study.executors import gpus_needed, make_executor
-from instructscale.study.schedule import StudyFailedError
 
 REPORT_FILES = ("scores.csv", "scores_long.csv")
 
@@ -61,7 +60,9 @@ def test_a_failed_unit_stops_only_its_dependents_and_the_rerun_redoes_only_them(
                                                                                    "workers": 2})
     result = CliRunner().invoke(app, ["study", "run", str(path)])
     assert result.exit_code != 0
-    assert "respond:0@bad" in result.output and "train:15@bad" in result.output
+    error = result.output[result.output.index("Error: study not finished"):]  # the last line names each failure
+    assert "train:15@bad: exit code 2" in error and "respond:0@bad: exit code 2" in error
+    assert "rerun `study run` to redo only these units" in error
     # the first failed input it meets: respond:0@bad failed, or respond:15@bad was not run
     assert re.search(r"judge:teacher: not run: its input respond:(0@bad failed|15@bad was not run)",
                      result.output), result.output
@@ -78,7 +79,7 @@ def test_a_failed_unit_stops_only_its_dependents_and_the_rerun_redoes_only_them(
     assert rerun["train:15@bad"] == "ran" and rerun["report"] == "ran"
 
 
-def test_the_inline_executor_is_todays_run_and_a_failure_keeps_its_traceback(tmp_path):
+def test_the_inline_executor_is_todays_run_and_a_failure_raises_the_stage_error(tmp_path):
     path = write_tiny_study(tmp_path, eval={"path": str(tmp_path / "eval.jsonl")})
     (tmp_path / "eval.jsonl").write_text('{"question": "1+1?", "class": "math", "std_answer": "2"}\n',
                                          encoding="utf-8")
@@ -86,9 +87,10 @@ def test_the_inline_executor_is_todays_run_and_a_failure_keeps_its_traceback(tmp
     assert type(make_executor(study)).__name__ == "Inline"
     assert type(make_executor(study, "workers")).__name__ == "Workers"
     (tmp_path / "eval.jsonl").write_text("not json\n", encoding="utf-8")  # changed after planning
-    with pytest.raises(Exception) as err:
+    with pytest.raises(InputError, match=r"eval.jsonl, line 1: broken JSON"):  # the stage's own error
         study.run(only=["eval"])
-    assert not isinstance(err.value, StudyFailedError)  # in this process: the stage's own error
+    failed = manifests(tmp_path / "run")["eval"]
+    assert failed["status"] == "failed" and "broken JSON" in failed["error"] and failed["runner"]["executor"] == "local"
 
 
 def test_gpu_needs_per_stage_and_bad_executor_blocks(tmp_path):

@@ -143,8 +143,13 @@ class Scheduler:
                 held.add(name)
                 continue
             console.rule(f"[bold]{name}")
+            after = [d for d in unit.after if d in self.active]
             self.active[name] = unit
-            self.executor.submit(unit, graph, force=forced, after=[d for d in unit.after if d in self.active])
+            try:
+                self.executor.submit(unit, graph, force=forced, after=after)
+            except BaseException:  # in this process (inline): the unit ended with the error
+                self.active.pop(name)
+                raise
             progressed = True
         return progressed
 
