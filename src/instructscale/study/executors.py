@@ -250,14 +250,17 @@ class Slurm(_OutOfProcess):
             setup=res.setup, command=self.command(unit, force), attempt=attempt)
         path = self.jobs_dir / f"{unit.name.replace(':', '__')}.sbatch"
         write_text(path, script)
-        job_id = self.slurm.sbatch(str(path))
+
+        def record(job_id: str) -> None:
+            entry = {"job_id": job_id, "fingerprint": unit.fingerprint, "attempt": attempt,
+                     "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            self.record[unit.name] = entry
+            self.active[unit.name] = {**entry, "unit": unit, "after": after, "force": force}
+            write_json(self.record_path, self.record)
+
+        job_id = self.slurm.sbatch(str(path), record)
         console.print(f"{unit.name}: SLURM job {job_id}" + (f" (attempt {attempt})" if attempt > 1 else "")
                       + f", log {log}", soft_wrap=True)
-        entry = {"job_id": job_id, "fingerprint": unit.fingerprint, "attempt": attempt,
-                 "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self.record[unit.name] = entry
-        write_json(self.record_path, self.record)
-        self.active[unit.name] = {**entry, "unit": unit, "after": after, "force": force}
 
     def wait(self) -> list[tuple[str, Result]]:
         while True:

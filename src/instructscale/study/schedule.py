@@ -77,7 +77,7 @@ class Scheduler:
         except BaseException:
             if self.active:
                 console.print(f"stopping {len(self.active)} running unit(s): {', '.join(self.active)}")
-                self.executor.cancel_all()
+            self.executor.cancel_all()  # also what a submission cut short by Ctrl-C had started
             raise
         return list(self.outcomes.items())
 
@@ -147,7 +147,7 @@ class Scheduler:
             self.active[name] = unit
             try:
                 self.executor.submit(unit, graph, force=forced, after=after)
-            except BaseException:  # in this process (inline): the unit ended with the error
+            except BaseException:  # inline: the unit ended with this error; else the submission was cut short
                 self.active.pop(name)
                 raise
             progressed = True

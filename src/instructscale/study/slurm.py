@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
+import threading
 from importlib import resources
 from string import Template
 
@@ -40,10 +42,21 @@ def job_script(*, unit: str, job_name: str, log: str, workdir: str, lines: list[
                                command=shlex.join(command))
 
 
-def sbatch(script_path: str) -> str:
-    """Submit a job script; its job id."""
-    out = _call(["sbatch", "--parsable", script_path])
-    return out.strip().split(";")[0]
+def sbatch(script_path: str, record) -> str:
+    """Submit a job script and `record(job_id)` it, with Ctrl-C held back in between: a job
+    submitted but not recorded would be left behind by the driver's cancel."""
+    held: list[int] = []
+    before = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+              for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+    try:
+        job_id = _call(["sbatch", "--parsable", script_path]).strip().split(";")[0]
+        record(job_id)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    if held:
+        raise KeyboardInterrupt(f"signal {held[0]}")
+    return job_id
 
 
 def scancel(job_ids: list[str]) -> None:
@@ -79,7 +92,9 @@ def available() -> bool:
 
 def _call(cmd: list[str], check: bool = True) -> str:
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120)
+        # its own session: a Ctrl-C in the terminal reaches the driver, never a half-done sbatch
+        done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120,
+                              start_new_session=True)
     except FileNotFoundError:
         raise SlurmError(f"`{cmd[0]}` not found: the slurm executor needs the SLURM client commands "
                          "(sbatch, scontrol, scancel) on this machine") from None
