@@ -43,6 +43,8 @@ KINDS = ("local", "workers", "slurm")
 PARTIAL_EXIT = 3  # `study run-unit`: the unit ended partial (work left for the next run)
 GPU_STAGES = ("train", "respond")  # stages that use a GPU by default, where there is one
 TAIL_LINES = 12
+# a unit's log is a file: no progress bars (and no transformers import in units that do not need it)
+PROGRESS_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 def make_executor(study: StudyContext, kind: str | None = None):
@@ -171,7 +173,7 @@ class Workers(_OutOfProcess):
     def submit(self, unit: Unit, graph: Graph, *, force: bool, after: list[str]) -> None:
         need = gpus_needed(self.cfg, unit.stage, len(self.gpus))
         slots, self.free = self.free[:need], self.free[need:]
-        env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ",".join(slots)} if self.gpus else {})}
+        env = {**os.environ, **PROGRESS_ENV, **({"CUDA_VISIBLE_DEVICES": ",".join(slots)} if self.gpus else {})}
         log = log_path(self.study, unit)
         with open(log, "ab") as out:
             out.write(f"== {unit.name}: worker, GPUs [{','.join(slots)}], {time.strftime('%FT%T%z')}\n".encode())
@@ -247,7 +249,8 @@ class Slurm(_OutOfProcess):
         script = self.slurm.job_script(
             unit=unit.name, job_name=f"{self.study.cfg.name[:40]}:{unit.name}".replace(" ", "_"), log=str(log.resolve()),
             workdir=os.getcwd(), lines=self.slurm.sbatch_lines(res, gpus, [self.active[d]["job_id"] for d in after]),
-            setup=res.setup, command=self.command(unit, force), attempt=attempt)
+            setup=[*(f"export {k}={v}" for k, v in PROGRESS_ENV.items()), *res.setup],
+            command=self.command(unit, force), attempt=attempt)
         path = self.jobs_dir / f"{unit.name.replace(':', '__')}.sbatch"
         write_text(path, script)
 

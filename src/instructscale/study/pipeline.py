@@ -75,8 +75,7 @@ class Study(StudyContext):
         its inputs must be done, and its fingerprint the driver's. Returns the outcome."""
         from instructscale.study.runners import run_unit
 
-        _quiet_library_progress()
-        graph = self.graph()
+        graph = self.graph()  # progress bars: off through the environment the executor gives (PROGRESS_ENV)
         unit = graph.by_name.get(name)
         if unit is None:
             raise ConfigError(f"{self.source}: no unit '{name}' (units: {', '.join(graph.by_name)})")
