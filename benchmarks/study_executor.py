@@ -60,13 +60,16 @@ def main() -> None:
     print(f"{f'workers ({args.workers})':<22}{t_par:>10.1f}")
     print(f"ratio local / workers: {t_seq / t_par:.2f}x; scores.csv identical: {seq == par}")
 
-    replica = load_study(ROOT / "configs" / "replica.yaml", [f"run_dir={work / 'replica'}",
-                                                             "train.seeds=[0, 1, 2]"])
-    sim = simulate(Study(replica, source="configs/replica.yaml"), gpus=args.gpus)
+    # the eval set's file is the lab's; its size does not change the graph
+    replica = load_study(ROOT / "configs" / "replica.yaml", [f"run_dir={work / 'replica'}", "train.seeds=[0, 1, 2]",
+                                                             "eval={demo_world_per_category: 1}"])
     print(f"\nreplica (3 seeds), simulated on one {args.gpus}-GPU node, assumed durations per unit "
           f"(study/simulate.py DURATIONS_H):")
-    print(f"{'units':<8}{'sequential h':>14}{'makespan h':>12}{'ratio':>8}")
-    print(f"{sim.units:<8}{sim.sequential_h:>14.1f}{sim.makespan_h:>12.1f}{sim.sequential_h / sim.makespan_h:>8.2f}x")
+    print(f"{'GPUs per training':<20}{'units':>6}{'sequential h':>14}{'makespan h':>12}{'ratio':>8}")
+    for train_gpus in (args.gpus, 1):  # accelerate over the node, or one scale per GPU (e.g. LoRA)
+        sim = simulate(Study(replica, source="configs/replica.yaml"), gpus=args.gpus, unit_gpus={"train": train_gpus})
+        print(f"{train_gpus:<20}{sim.units:>6}{sim.sequential_h:>14.1f}{sim.makespan_h:>12.1f}"
+              f"{sim.sequential_h / sim.makespan_h:>8.2f}x")
 
 
 if __name__ == "__main__":
