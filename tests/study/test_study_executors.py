@@ -188,3 +188,18 @@ def test_ctrl_c_cancels_every_job_and_a_lost_driver_s_job_is_adopted_not_resubmi
     assert result.exit_code == 0, result.output
     assert f"eval: SLURM job {job} already running, not resubmitted" in result.output
     assert manifests(tmp_path / "run")["eval"]["runner"]["job_id"] == job
+
+
+def test_the_simulated_node_runs_the_real_scheduler_within_its_gpus(tmp_path):
+    from instructscale.study.simulate import simulate
+
+    path = write_tiny_study(tmp_path, subsets={"sizes": [10, 20, 30, 40]})
+    hours = {"eval": 1.0, "pool": 2.0, "subsets": 1.0, "base": 1.0, "train": 100.0, "respond": 1.0, "judge": 1.0,
+             "report": 1.0}  # train: per 1,000 examples, so 1 to 4 h
+    one = simulate(Study(load_study(path), source="s"), gpus=1, durations=hours, unit_gpus={"train": 1})
+    eight = simulate(Study(load_study(path), source="s"), gpus=8, durations=hours, unit_gpus={"train": 1})
+    # eval, pool, subsets, base 5 h; train 1+2+3+4 h; 5 responds of 1 h; 2 judges of 5 models at 1 h; report 1 h
+    assert one.units == eight.units == 16 and one.sequential_h == eight.sequential_h == 5 + 10 + 5 + 10 + 1
+    assert one.makespan_h >= 10 + 5  # one GPU: every training and response after the other
+    assert eight.makespan_h == 2 + 1 + 4 + 1 + 5 + 1  # pool, subsets, the longest training, its respond, judge, report
+    assert not (tmp_path / "run" / "manifests").exists()  # nothing ran
