@@ -5,13 +5,14 @@ task/none, select/cons_tres, no accounting: `sacct` is unavailable, `scontrol sh
 Needs root and Debian's `slurm-wlm` and `munge` (scripts/setup.sh --full installs them). Where
 they are missing the SLURM tests skip with the reason; under INSTRUCTSCALE_REQUIRED_DEPS naming
 `slurm` (CI) they fail instead. Run as a script to keep one up by hand:
-`python tests/slurm_cluster.py DIR` (prints the SLURM_CONF to export; Ctrl-C stops it).
+`python tests/slurm_cluster.py DIR` (prints the SLURM_CONF to export; Ctrl-C or SIGTERM stops it).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -138,7 +139,12 @@ class Cluster:
         self.procs = []
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or `timeout` stops the daemons too
     cluster = Cluster(Path(sys.argv[1]).resolve()).start()
     print(f"export SLURM_CONF={cluster.conf}", flush=True)
     try:
