@@ -16,7 +16,7 @@ from instructscale.datafiles import read_jsonl_resumable
 from instructscale.llm.fake_server import Fault
 from instructscale.locks import exclusive
 from instructscale.study import Study, load_study
-from instructscale.study.units import Ledger, Unit
+from instructscale.study.units import Ledger, make_unit
 
 from conftest import KEY_ENV, SECRET, files_holding  # noqa: I001  (tests/faults/conftest.py)
 
@@ -89,13 +89,13 @@ def test_a_unit_whose_summary_names_unfinished_work_is_partial_and_runs_again(tm
         return {"incomplete": "3 API failures"} if len(calls) == 1 else {"ok": True}
 
     ledger = Ledger(tmp_path)
-    first = Unit("judge:x", "judge", {"a": 1}, run=work)
-    after = Unit("report", "report", {}, run=dict, after=[first])
-    assert ledger.execute(first)[0] == "partial" and ledger.state(first) == "partial"
+    first = make_unit("judge:x", "judge", {"a": 1})
+    after = make_unit("report", "report", {}, after=[first])
+    assert ledger.execute(first, work)[0] == "partial" and ledger.state(first) == "partial"
     assert ledger.waits(after) and "judge:x" in ledger.unfinished and "report" in ledger.unfinished
     ledger = Ledger(tmp_path)  # the next study run
-    assert ledger.execute(first)[0] == "ran" and ledger.state(first) == "done" and len(calls) == 2
-    assert not ledger.waits(after) and ledger.execute(first)[0] == "skipped"
+    assert ledger.execute(first, work)[0] == "ran" and ledger.state(first) == "done" and len(calls) == 2
+    assert not ledger.waits(after) and ledger.execute(first, work)[0] == "skipped"
 
 
 def test_a_second_study_run_on_the_same_run_directory_fails_at_once_naming_the_holder(fake_server, tmp_path):

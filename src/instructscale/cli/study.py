@@ -66,13 +66,37 @@ def run(
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
     no_preflight: bool = typer.Option(False, "--no-preflight", help="Skip the preflight's network checks (API "
                                       "servers answer, Hub ids exist); the local checks still run."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where units run: local (this process), "
+                                           "workers (parallel processes on this machine's GPUs) or slurm (one job "
+                                           "per unit); default: the study file's executor.kind (docs/executors.md)."),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
     run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides,
-              network_checks=not no_preflight)
+              network_checks=not no_preflight, executor=executor)
 
 
-def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), network_checks=True):
+@study_app.command("run-unit", hidden=True)
+def run_unit(
+    study: Path = typer.Argument(..., help="Study YAML file (as the driver resolved it)."),
+    unit: str = typer.Argument(..., help="Unit name, e.g. train:200."),
+    fingerprint: Optional[str] = typer.Option(None, "--fingerprint", help="Refuse to run unless the unit's is this."),
+    teacher_url: Optional[str] = typer.Option(None, "--teacher-url", help="The driver's offline demo teacher."),
+    executor: str = typer.Option("local", "--executor", help="Recorded in the manifest."),
+    force: bool = typer.Option(False, "--force", help="Re-run even if done."),
+):
+    """Run one unit in this process (what the workers and SLURM executors start); exit code 3: partial."""
+    from instructscale.study import Study, load_study
+    from instructscale.study.executors import PARTIAL_EXIT
+
+    s = Study(load_study(study), source=str(study))
+    if teacher_url and s.cfg.teacher.offline_demo:
+        s.teacher_url = teacher_url
+    if s.run_unit(unit, fingerprint=fingerprint, force=force, executor=executor) == "partial":
+        raise typer.Exit(PARTIAL_EXIT)
+
+
+def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), network_checks=True,
+              executor=None):
     from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
@@ -80,7 +104,8 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
 
     cfg = load_study(path, overrides)
     study = Study(cfg, source=str(path))
-    outcomes = study.run(only=only, start=start, arms=arms, force=force, network_checks=network_checks)
+    outcomes = study.run(only=only, start=start, arms=arms, force=force, network_checks=network_checks,
+                         executor=executor)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
     # the report of this run directory, and only when the report unit was run (or selected and unchanged)
@@ -151,11 +176,13 @@ def status(
 
     s = Study(load_study(study, overrides), source=str(study))
     table = Table(title=f"{s.cfg.name} ({s.run_dir})")
-    for col in ("unit", "stage", "scale", "arms", "state", "seconds"):
+    rows = s.status()
+    jobs = any(row.job for row in rows)
+    for col in ("unit", "stage", "scale", "arms", "state", "seconds", *(["SLURM job"] if jobs else [])):
         table.add_column(col)
-    for row in s.status():
+    for row in rows:
         table.add_row(row.unit, row.stage, row.scale or "", ",".join(row.arms) or "all", _colored(row.state),
-                      "" if row.seconds is None else f"{row.seconds:.1f}")
+                      "" if row.seconds is None else f"{row.seconds:.1f}", *([row.job or ""] if jobs else []))
     stdout.print(table)
     grid = s.grid()
     sizes = sorted({size for cells in grid.values() for size in cells})

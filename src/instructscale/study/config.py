@@ -117,6 +117,43 @@ class ArmSection(_Section):
     train: dict[str, Any] = Field(default_factory=dict, description="Train options this arm changes, merged over the study's train (e.g. lora, preset)")
 
 
+class Resources(_Section):
+    gpus: int | None = Field(None, ge=0, description="GPUs a unit of this stage gets (local: slots pinned with CUDA_VISIBLE_DEVICES; slurm: --gres=gpu:N). None: 1 for train and respond when GPUs exist, else 0")
+    cpus: int | None = Field(None, ge=1, description="slurm: --cpus-per-task")
+    mem: str | None = Field(None, description="slurm: --mem, e.g. 64G")
+    time: str | None = Field(None, description="slurm: --time, e.g. 12:00:00")
+    partition: str | None = Field(None, description="slurm: --partition")
+    account: str | None = Field(None, description="slurm: --account")
+    qos: str | None = Field(None, description="slurm: --qos")
+    constraint: str | None = Field(None, description="slurm: --constraint")
+    sbatch: list[str] = Field(default_factory=list, description="slurm: more #SBATCH lines, e.g. ['--exclusive']")
+    setup: list[str] = Field(default_factory=list, description="slurm: shell lines run before the unit, e.g. ['module load cuda', 'source .venv/bin/activate']")
+
+
+class ExecutorConfig(_Section):
+    kind: Literal["local", "workers", "slurm"] = Field("local", description="local: in this process, one unit after another (workers > 1: as `workers`); workers: each unit in its own process, every ready unit at once within the workers and GPU slots; slurm: each unit a SLURM job (docs/executors.md)")
+    workers: int | None = Field(None, ge=1, description="local/workers: units running at once (None: local 1; workers: the GPU count, at least 2)")
+    gpus: Literal["auto"] | list[int] = Field("auto", description="local/workers: GPU ids to hand out (auto: CUDA_VISIBLE_DEVICES, else every visible GPU)")
+    resources: dict[str, Resources] = Field(default_factory=dict, description="What a unit needs, per stage (eval, pool, subsets, base, train, respond, judge, report) or 'default' for every stage")
+    max_attempts: int = Field(2, ge=1, description="slurm: submissions of a unit whose job failed, timed out or was preempted (a job cancelled by hand is not resubmitted)")
+    poll_s: float = Field(5.0, gt=0, description="slurm: seconds between job state queries")
+
+    @model_validator(mode="after")
+    def _known_stages(self):
+        from instructscale.study.selection import STAGES
+
+        unknown = sorted(set(self.resources) - {"default", *STAGES})
+        if unknown:
+            raise ValueError(f"resources: unknown stage '{unknown[0]}'" + did_you_mean(unknown[0], ["default", *STAGES], "stages"))
+        return self
+
+    def resources_for(self, stage: str) -> Resources:
+        """A stage's resources: its own block over the `default` block."""
+        default = self.resources.get("default", Resources())
+        own = self.resources.get(stage)
+        return default if own is None else default.model_copy(update=own.model_dump(exclude_unset=True))
+
+
 class StudyConfig(_Section):
     name: str = Field(..., description="Study name, shown in the report")
     run_dir: str = Field(..., description="Where every stage writes its outputs and manifests")
@@ -132,6 +169,7 @@ class StudyConfig(_Section):
     judges: list[JudgeSection] = Field(default_factory=lambda: [JudgeSection(name="teacher")], description="Judges; each scores every scale's responses")
     report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
     arms: list[ArmSection] = Field(default_factory=list, description="Variants of the study trained side by side, each a curve in the report; none: one arm, 'main'")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where units run: in this process, in parallel worker processes on this machine's GPUs, or as SLURM jobs; never part of any result")
 
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:

@@ -18,8 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from instructscale.console import console
 from instructscale.datafiles import write_json
 from instructscale.errors import InstructscaleError
 from instructscale.study.outputs import damage, record_outputs
+from instructscale.redact import redact
 
 
 class StudyIncompleteError(InstructscaleError):
@@ -38,22 +42,37 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Unit:
-    """One skippable piece of a study. `run()` returns a JSON-able summary for the manifest."""
+    """One skippable piece of a study, as plain data: what it is (`stage`; `task` names the
+    arm, model or judge), what it reads (`inputs`: unit name -> that unit's fingerprint) and
+    what it writes. No closures: study/runners.py turns a unit into work, in this process or
+    in a fresh one (`study run-unit`), so any executor can run it."""
 
     name: str
     stage: str
     settings: dict[str, Any]
-    run: Callable[[], dict[str, Any]]
-    after: list[Unit] = field(default_factory=list)
+    task: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
     scale: str | None = None
-    outputs: list[Path] = field(default_factory=list)  # cleared when the settings changed
+    outputs: tuple[str, ...] = ()  # cleared when the settings changed
     keep_outputs_on_change: bool = False  # e.g. generation: a bigger target extends the pool
 
     @property
+    def after(self) -> tuple[str, ...]:
+        """Names of the units this one reads from."""
+        return tuple(self.inputs)
+
+    @cached_property
     def fingerprint(self) -> str:
-        return fingerprint({"settings": self.settings, "after": [u.fingerprint for u in self.after]})
+        return fingerprint({"settings": self.settings, "after": list(self.inputs.values())})
+
+
+def make_unit(name: str, stage: str, settings: dict[str, Any], *, after: Iterable[Unit] = (),
+              outputs: Iterable[str | Path] = (), **fields: Any) -> Unit:
+    """A unit whose inputs are `after`, fingerprinted in dependency order."""
+    return Unit(name, stage, settings, inputs={u.name: u.fingerprint for u in after},
+                outputs=tuple(str(o) for o in outputs), **fields)
 
 
 class Ledger:
@@ -91,8 +110,10 @@ class Ledger:
             self._damage[key] = damage(manifest.get("outputs") or {}, self.dir.parent)
         return self._damage[key]
 
-    def execute(self, unit: Unit, *, force: bool = False) -> tuple[str, dict[str, Any]]:
-        """Run the unit unless it is done with the same fingerprint. Returns (outcome, manifest)."""
+    def execute(self, unit: Unit, work: Callable[[], dict[str, Any]], *, force: bool = False,
+                executor: str = "local") -> tuple[str, dict[str, Any]]:
+        """Run `work` (the unit's runner) unless the unit is done with the same fingerprint.
+        Returns (outcome, manifest). The manifest says where it ran (executor, host, PID, SLURM job)."""
         state = self.state(unit)
         if not force and state == "done":
             return "skipped", self.read(unit)
@@ -106,7 +127,7 @@ class Ledger:
                 _remove(Path(out))
         manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
                     "fingerprint": unit.fingerprint, "settings": unit.settings,
-                    "inputs": {u.name: u.fingerprint for u in unit.after},
+                    "inputs": dict(unit.inputs), "runner": _runner(executor),
                     "versions": _versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
@@ -114,12 +135,17 @@ class Ledger:
 
         t0 = time.monotonic()
         try:
-            summary = unit.run() or {}
+            summary = work() or {}
         except ServerUnreachableError as exc:  # finished records stay; the next run goes on from them
             manifest.update(status="partial", seconds=round(time.monotonic() - t0, 2), summary={"incomplete": str(exc)},
                             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             write_json(self.path(unit), manifest)
             raise ServerUnreachableError(f"{unit.name}: {exc}") from None
+        except Exception as exc:  # the manifest says why; the error still stops this process
+            manifest.update(status="failed", error=redact(f"{type(exc).__name__}: {exc}")[:2000],
+                            seconds=round(time.monotonic() - t0, 2))
+            write_json(self.path(unit), manifest)
+            raise
         incomplete = summary.get("incomplete")
         manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
                         summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -133,7 +159,7 @@ class Ledger:
     def waits(self, unit: Unit) -> bool:
         """True when an input of the unit was left unfinished by this run: the unit is not
         run now (and counts as unfinished itself); the next run redoes the input first."""
-        waiting = [dep.name for dep in unit.after if dep.name in self.unfinished]
+        waiting = [dep for dep in unit.after if dep in self.unfinished]
         if waiting:
             self.unfinished[unit.name] = f"waits for {', '.join(waiting)}"
         return bool(waiting)
@@ -142,6 +168,11 @@ class Ledger:
         if self.unfinished:
             why = "; ".join(f"{name}: {reason}" for name, reason in self.unfinished.items())
             raise StudyIncompleteError(f"study not finished ({why}); rerun `study run` to redo only that work")
+
+
+def _runner(executor: str) -> dict[str, Any]:
+    job = os.environ.get("SLURM_JOB_ID")
+    return {"executor": executor, "host": socket.gethostname(), "pid": os.getpid(), **({"job_id": job} if job else {})}
 
 
 def _remove(path: Path) -> None:
