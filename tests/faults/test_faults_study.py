@@ -146,10 +146,10 @@ def test_a_done_unit_whose_output_file_changed_or_vanished_runs_again(tmp_path):
         out.write_text("result", encoding="utf-8")
         return {}
 
-    unit = Unit("respond:1", "respond", {"a": 1}, run=work, outputs=[out])
-    assert Ledger(tmp_path).execute(unit)[0] == "ran" and Ledger(tmp_path).state(unit) == "done"
+    unit = make_unit("respond:1", "respond", {"a": 1}, outputs=[out])
+    assert Ledger(tmp_path).execute(unit, work)[0] == "ran" and Ledger(tmp_path).state(unit) == "done"
     out.write_text("resulT", encoding="utf-8")  # same size, other bytes
     assert Ledger(tmp_path).state(unit) == "damaged"
-    assert Ledger(tmp_path).execute(unit)[0] == "ran" and len(calls) == 2 and Ledger(tmp_path).state(unit) == "done"
+    assert Ledger(tmp_path).execute(unit, work)[0] == "ran" and len(calls) == 2 and Ledger(tmp_path).state(unit) == "done"
     out.unlink()
     assert Ledger(tmp_path).state(unit) == "damaged"
