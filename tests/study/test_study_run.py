@@ -142,3 +142,24 @@ def test_demo_run_against_an_external_openai_compatible_server(tmp_path, monkeyp
     assert requests > 0 and "offline demo teacher" not in result.output
     judged = [json.loads(line) for line in (tmp_path / "run" / "judgements" / "teacher.jsonl").read_text().splitlines()]
     assert judged and {j["judge"] for j in judged} == {"local"}
+
+
+def test_a_copied_run_read_from_elsewhere_names_its_own_report(tmp_path, monkeypatch):
+    """Manifests hold paths relative to the run dir, so a copied run (`--set run_dir=COPY`, run
+    from another working directory) prints a report path that exists, inside the copy."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=[{"name": "reference", "kind": "reference"}],
+                       run_dir="run")
+    run(path)
+    shutil.copytree(tmp_path / "run", tmp_path / "copies" / "run")
+    shutil.rmtree(tmp_path / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = run(path, "--set", f"run_dir={tmp_path / 'copies' / 'run'}")
+    shown = Path(re.search(r"HTML report: (\S+)", out).group(1))
+    assert shown.is_file() and shown.is_relative_to((tmp_path / "copies" / "run").resolve()), out
+    manifest = json.loads((tmp_path / "copies" / "run" / "manifests" / "report.json").read_text())
+    assert manifest["summary"]["files"]["html"] == "report/report.html"

@@ -58,7 +58,8 @@ class Ledger:
     """Manifests of units, one JSON file each under RUN_DIR/manifests/."""
 
     def __init__(self, run_dir: Path):
-        self.dir = Path(run_dir) / "manifests"
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / "manifests"
         self.unfinished: dict[str, str] = {}  # unit -> why it is not done, for units of this run
 
     def path(self, unit: Unit) -> Path:
@@ -93,7 +94,7 @@ class Ledger:
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
         t0 = time.monotonic()
-        summary = unit.run() or {}
+        summary = _under_run_dir(unit.run() or {}, self.run_dir)
         incomplete = summary.get("incomplete")
         manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
                         summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -115,6 +116,22 @@ class Ledger:
         if self.unfinished:
             why = "; ".join(f"{name}: {reason}" for name, reason in self.unfinished.items())
             raise StudyIncompleteError(f"study not finished ({why}); rerun `study run` to redo only that work")
+
+
+def _under_run_dir(value: Any, run_dir: Path) -> Any:
+    """A summary with every path inside the run dir written relative to it: paths relative to
+    the working directory went stale when a run was copied or read from elsewhere
+    (`--set run_dir=...`). Readers resolve them against the run dir they have."""
+    if isinstance(value, dict):
+        return {k: _under_run_dir(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_under_run_dir(v, run_dir) for v in value]
+    if isinstance(value, str) and value and "\n" not in value and len(value) < 4096:
+        try:
+            return str(Path(value).resolve().relative_to(run_dir.resolve())) if Path(value).exists() else value
+        except (ValueError, OSError):
+            return value
+    return value
 
 
 def _remove(path: Path) -> None:
