@@ -16,3 +16,10 @@ MAX_FAILED_SHARE = typer.Option(0.1, "--max-failed-share", min=0.0, max=1.0,
                                 help="Exit non-zero when more than this share of API calls failed after all "
                                 "retries (or all of them); failed records are redone by a rerun.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Estimate requests, tokens and cost; call nothing.")
+
+
+def old_spelling(name: str) -> typer.models.OptionInfo:
+    """A hidden option for a flag's former name, so scripts written against it keep working.
+    The vocabulary: --model is the model under test; --teacher-model, --judge-model and
+    --rater-model the API models that generate, judge and rate; --prompts a prompt file or set."""
+    return typer.Option(None, name, hidden=True)
