@@ -220,3 +220,18 @@ def test_terminal_table_fits_80_columns_with_every_verdict_whole(built):
     for row in summary.rows:
         assert any(line.startswith(display_name(row.category)) and line.rstrip().endswith(row.trend.verdict)
                    for line in lines), row.category
+
+
+def test_item_browser_carries_every_repeats_judge_reply_and_score(built):
+    run, s = built
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="items-data">(.*?)</script>', html, re.S).group(1))
+    item = next(i for i in data["items"] if i["id"] == "math-00")
+    answer = next(a for a in item["answers"] if a["label"] == "100")
+    expected = sorted((j.repeat, j.score, j.raw) for j in read_records(run / "judgements.jsonl", Judgement)
+                      if j.item_id == "math-00" and j.model == "tuned-100")
+    assert [tuple(r) for r in answer["replies"][JUDGE]] == [(score, raw) for _, score, raw in expected]
+    assert [r[1] for r in answer["replies"][JUDGE]] == ["no score"] * 3  # an unscored answer shows why
+    scored = next(a for a in item["answers"] if a["label"] == "10K")["replies"][JUDGE]
+    assert len(scored) == 3 and all(raw == f"得分: {score}" for score, raw in scored)
+    assert "function replies(td, a)" in html and "overflow-wrap: anywhere" in html
