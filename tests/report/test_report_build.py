@@ -235,3 +235,15 @@ def test_item_browser_carries_every_repeats_judge_reply_and_score(built):
     scored = next(a for a in item["answers"] if a["label"] == "10K")["replies"][JUDGE]
     assert len(scored) == 3 and all(raw == f"得分: {score}" for score, raw in scored)
     assert "function replies(td, a)" in html and "overflow-wrap: anywhere" in html
+
+
+def test_self_preference_warning_only_when_the_headline_judge_is_the_teacher(tmp_path):
+    from instructscale.runindex import load_index, save_index
+
+    run = make_run(tmp_path / "run")
+    index = load_index(run)
+    save_index(run, index.model_copy(update={"teacher_model": "gpt-4o", "judge_models": {JUDGE: "openai/GPT-4o"}}))
+    teacher = build_report(ReportConfig(run_dir=run, bootstrap_samples=100))
+    assert len(teacher.warnings) == 1 and f"judge '{JUDGE}' is the teacher model" in teacher.warnings[0]
+    reference = build_report(ReportConfig(run_dir=run, bootstrap_samples=100, primary_judge="reference"))
+    assert reference.judge == "reference" and reference.warnings == []
