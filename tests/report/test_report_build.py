@@ -143,6 +143,16 @@ def test_compare_outputs(built):
     md = (run / "report" / "compare.md").read_text()
     assert "synthetic vs lora" in md and "| Extraction | lora |" in md
 
+    board = list(csv.DictReader((run / "report" / "leaderboard.csv").open()))
+    assert [(b["rank"], b["run"], b["scale"]) for b in board] == [("1", "synthetic", "10K"), ("2", "lora", "10K")]
+    for b in board:  # each entry's largest scale, as in the comparison's long table
+        for category in ("math", "extraction", "translation", "macro"):
+            (cell,) = [r for r in rows if r["run"] == b["run"] and r["category"] == category and r["scale"] == "10K"]
+            assert float(b[category]) == float(cell["mean"])
+    assert float(board[0]["macro"]) - float(board[1]["macro"]) == pytest.approx(0.1 / 3, abs=0.02)
+    lines = (run / "report" / "leaderboard.md").read_text().splitlines()
+    assert lines[4].startswith("| rank | run | arm | scale (examples) | Math |") and lines[6].startswith("| 1 | synthetic |")
+
 
 def test_cli_report_prints_table_and_names_bad_judge(tmp_path):
     run = make_run(tmp_path / "run")

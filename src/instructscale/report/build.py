@@ -18,7 +18,7 @@ from instructscale.report.figures import composition_figure, figure1
 from instructscale.report.html import render_html
 from instructscale.report.load import load_run
 from instructscale.report.stats import CategoryResult
-from instructscale.report.tables import rich_table, write_compare, write_tables
+from instructscale.report.tables import rich_table, write_compare, write_leaderboard, write_tables
 from instructscale.runindex import load_index
 
 
@@ -69,6 +69,10 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
     files.update(write_benchmarks(head, a, out))  # lm-eval judges: extra curves, correlation with the judge
 
     compared = _compare_analyses(cfg, a)
+    entries = ([(head.name, arm.name, arm) for arm in arms.analyses] if arms else [(head.name, "-", a)]) + \
+        [(c.name, "-", c) for c in compared]
+    if len(entries) > 1:
+        files.update(write_leaderboard(entries, out))
     if compared:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
