@@ -257,3 +257,25 @@ def test_self_preference_warning_only_when_the_headline_judge_is_the_teacher(tmp
     assert len(teacher.warnings) == 1 and f"judge '{JUDGE}' is the teacher model" in teacher.warnings[0]
     reference = build_report(ReportConfig(run_dir=run, bootstrap_samples=100, primary_judge="reference"))
     assert reference.judge == "reference" and reference.warnings == []
+
+
+def test_one_results_file_and_one_samples_log(built):
+    """results.json holds settings, versions, per-category CIs, verdicts and fits; samples.jsonl every
+    answer with every judge reply, like lm-eval's --log_samples."""
+    run, s = built
+    results = json.loads((run / "report" / "results.json").read_text())
+    scores = json.loads((run / "report" / "scores.json").read_text())
+    assert results["name"] == "synthetic" and results["versions"]["instructscale"] and isinstance(results["git"], dict)
+    assert results["config"]["study"] is None and results["config"]["report"]["bootstrap_samples"] == SAMPLES
+    main = results["results"]["main"]
+    assert {cat: r["verdict"] for cat, r in main.items()} == s.verdicts
+    for row in scores["rows"]:
+        assert main[row["category"]]["scales"] == row["cells"] and main[row["category"]]["fit"] == row["fit"]
+    samples = [json.loads(line) for line in (run / "report" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(samples) == len(SCALES) * 90
+    row = next(r for r in samples if r["item_id"] == "math-00" and r["model"] == "tuned-100")
+    assert row["question"] == "math question 0?" and row["reference"] is None and row["scale"] == "100"
+    expected = sorted((j.repeat, j.score, j.raw) for j in read_records(run / "judgements.jsonl", Judgement)
+                      if j.item_id == "math-00" and j.model == "tuned-100")
+    assert [(r["repeat"], r["score"], r["reply"]) for r in row["judgements"][JUDGE]] == expected
+    assert len(row["judgements"]["reference"]) == 1

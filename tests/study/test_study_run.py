@@ -163,3 +163,11 @@ def test_a_copied_run_read_from_elsewhere_names_its_own_report(tmp_path, monkeyp
     assert shown.is_file() and shown.is_relative_to((tmp_path / "copies" / "run").resolve()), out
     manifest = json.loads((tmp_path / "copies" / "run" / "manifests" / "report.json").read_text())
     assert manifest["summary"]["files"]["html"] == "report/report.html"
+
+
+def test_results_file_holds_the_study_settings(tiny_study_run):
+    results = json.loads((tiny_study_run / "report" / "results.json").read_text())
+    study = results["config"]["study"]
+    assert study["name"] == "tiny study" and study["subsets"]["sizes"] == [20, 50]
+    assert set(results["results"]["main"]) >= {"macro", "micro"} and results["judges"]["teacher"] == "demo-teacher"
+    assert sum(1 for _ in (tiny_study_run / "report" / "samples.jsonl").open()) > 0

@@ -18,6 +18,7 @@ from instructscale.report.figures import composition_figure, figure1
 from instructscale.report.html import render_html
 from instructscale.report.load import load_run
 from instructscale.report.stats import CategoryResult
+from instructscale.report.results import write_results, write_samples
 from instructscale.report.tables import rich_table, write_compare, write_leaderboard, write_tables
 from instructscale.runindex import load_index
 
@@ -77,6 +78,8 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
 
+    files["results"] = write_results(cfg, run, {arm.name: arm for arm in arms.analyses} if arms else {"main": a}, out)
+    files["samples"] = write_samples(run, out)
     html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check, arms)
     write_text(out / "report.html", html)
     files["html"] = str(out / "report.html")

@@ -145,7 +145,11 @@ def run_report(study: Study, models: dict[str, list[ModelRef]]) -> dict[str, Any
     from instructscale.report import build_report
     from instructscale.tracking import log_study_summary
 
+    from instructscale.datafiles import write_json
+    from instructscale.report.results import STUDY_CONFIG
+
     write_index(study, models)
+    write_json(study.layout.run_dir / STUDY_CONFIG, study.cfg.model_dump(mode="json"))  # for report/results.json
     summary = build_report(study.report_config())
     # the score table goes to the trackers the training logged to (the first arm's train.report_to)
     log_study_summary(study.layout.run_dir, summary, study.stage_configs()["train"][study.arms[0].name].report_to)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instructscale import __version__
 from instructscale.datafiles import write_json
 from instructscale.errors import InstructscaleError
+from instructscale.provenance import package_versions
 
 
 class StudyIncompleteError(InstructscaleError):
@@ -90,7 +90,7 @@ class Ledger:
         manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
                     "fingerprint": unit.fingerprint, "settings": unit.settings,
                     "inputs": {u.name: u.fingerprint for u in unit.after},
-                    "versions": _versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "versions": package_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
         t0 = time.monotonic()
@@ -141,15 +141,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"instructscale": __version__}
-    for pkg in ("torch", "transformers", "trl", "peft", "datasets", "openai"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
