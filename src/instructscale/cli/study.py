@@ -64,18 +64,21 @@ def run(
                                       "units such as judges run once every arm they read is done)."),
     force: bool = typer.Option(False, "--force", help="Re-run selected stages even if nothing changed."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Smoke run: N eval items per category, subsets "
+                                        "of 5N, 10N, ..., 3 training steps, into RUN_DIR-smokeN (the real run is "
+                                        "untouched)."),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
-    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides)
+    run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides, limit=limit)
 
 
-def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=()):
+def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), limit=None):
     from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
     from instructscale.study import Study, load_study
 
-    cfg = load_study(path, overrides)
+    cfg = load_study(path, overrides, limit=limit)
     study = Study(cfg, source=str(path))
     outcomes = study.run(only=only, start=start, arms=arms, force=force)
     ran = [name for name, outcome in outcomes if outcome == "ran"]

@@ -28,6 +28,16 @@ def run_eval(study: Study) -> dict[str, Any]:
         from instructscale.demo import build_eval_set
 
         items = build_eval_set(per_category=ev.demo_world_per_category, seed=ev.demo_world_seed)
+    if ev.limit_per_category is not None:  # the first N of each category, in the file's order
+        from collections import Counter
+
+        seen: Counter = Counter()
+        kept = []
+        for item in items:
+            seen[item.category] += 1
+            if seen[item.category] <= ev.limit_per_category:
+                kept.append(item)
+        items = kept
     write_jsonl(study.layout.eval_path, items)
     return {"items": len(items)}
 
