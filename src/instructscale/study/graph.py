@@ -44,7 +44,9 @@ class Graph:
 def build_graph(study: Study) -> Graph:
     cfg, lay, cfgs = study.cfg, study.layout, study.stage_configs()
     g = Graph()
-    evaluation = g.add(Unit("eval", "eval", {"eval": cfg.eval.model_dump(), **_file_identity(study, cfg.eval.path)},
+    # limit_per_category left out when unset, so runs made before it existed keep their fingerprints
+    eval_settings = cfg.eval.model_dump(exclude=None if cfg.eval.limit_per_category else {"limit_per_category"})
+    evaluation = g.add(Unit("eval", "eval", {"eval": eval_settings, **_file_identity(study, cfg.eval.path)},
                             run=lambda: runners.run_eval(study), outputs=[lay.eval_path]))
     if cfg.data.pool is None:
         gen = cfgs["generate"]
@@ -109,8 +111,8 @@ def build_graph(study: Study) -> Graph:
         for size in sizes:
             for k, seed in enumerate(seeds):
                 ref = ModelRef(arm=arm.name, size=size, seed=seed, seed_tag=k > 0, tag=arm.tag)
-                settings = train_cfg.model_copy(update={"seed": seed}).model_dump(
-                    mode="json", exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
+                settings = train_cfg.model_copy(update={"seed": seed}).identity(
+                    exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
                 train = Unit(f"train:{ref.key}", "train", settings,
                              run=lambda a=arm, r=ref: runners.run_train(study, a, r),
                              after=[subsets[arm.name], bases[arm.name]], scale=str(size),
