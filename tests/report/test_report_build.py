@@ -279,3 +279,33 @@ def test_one_results_file_and_one_samples_log(built):
                       if j.item_id == "math-00" and j.model == "tuned-100")
     assert [(r["repeat"], r["score"], r["reply"]) for r in row["judgements"][JUDGE]] == expected
     assert len(row["judgements"]["reference"]) == 1
+
+
+@pytest.mark.parametrize("how", ["lock", "manifest"])
+def test_a_report_while_a_judge_is_still_writing_warns_in_the_console_and_the_report(tmp_path, how):
+    from instructscale.datafiles import write_json, write_jsonl
+    from instructscale.locks import exclusive
+
+    run = make_run(tmp_path / "run")
+    records = read_records(run / "judgements.jsonl", Judgement)
+    half = {(j.model, j.item_id) for j in records if j.model in ("base-model", "tuned-100")}
+    write_jsonl(run / "judgements.jsonl", [j for j in records if (j.model, j.item_id) in half])
+    args = ["report", str(run), "--bootstrap-samples", "100"]
+    if how == "lock":
+        with exclusive(run / "judgements.jsonl", "the judgement file"):  # what `judge` holds while it appends
+            res = CliRunner().invoke(app, args)
+    else:
+        write_json(run / "manifests" / f"judge__{JUDGE}.json", {"unit": f"judge:{JUDGE}", "status": "running"})
+        res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    expected = f"judge '{JUDGE}' is not finished"
+    count = f"{len(half)} of {90 * len(SCALES)} answers judged so far"
+    text = " ".join(res.output.split())
+    assert expected in text and count in text
+    html = (run / "report" / "report.html").read_text().replace("&#39;", "'")
+    assert expected in html and count in html
+    if how == "manifest":
+        write_json(run / "manifests" / f"judge__{JUDGE}.json", {"unit": f"judge:{JUDGE}", "status": "done"})
+    res = CliRunner().invoke(app, args)  # the judge has finished (lock released, unit done): no warning
+    assert res.exit_code == 0 and expected not in " ".join(res.output.split())
+    assert expected not in (run / "report" / "report.html").read_text()

@@ -196,3 +196,31 @@ def test_smoke_run_end_to_end_leaves_the_real_run_alone(tmp_path):
     assert len(categories) == len(set(categories))  # one item per category
     assert [sum(1 for _ in (smoke / "subsets" / f"subset_{n}.jsonl").open()) for n in (5, 10)] == [5, 10]
     assert json.loads((smoke / "manifests" / "eval.json").read_text())["status"] == "done"
+
+
+def test_a_renamed_judge_rebuilds_the_report_and_the_index_lists_the_current_judges(tmp_path):
+    first = [{"name": "reference", "kind": "reference"}, {"name": "second", "kind": "reference"}]
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=first)
+    run(path)
+    renamed = write_study(tmp_path, subsets={"sizes": [20]}, judges=[first[0], {**first[1], "name": "metrics"}])
+    again = outcomes(renamed)  # the primary judge is still 'reference': only the second one's name changed
+    assert again["judge:metrics"] == "ran" and again["report"] == "ran"
+    assert {k for k, v in again.items() if v != "skipped"} == {"judge:metrics", "report"}
+    index = json.loads((tmp_path / "run" / "index.json").read_text())
+    assert list(index["judgements"]) == ["reference", "metrics"] and index["primary_judge"] == "reference"
+    assert "metrics" in (tmp_path / "run" / "report" / "report.html").read_text()
+
+
+def test_the_printed_report_path_is_this_run_dirs_and_only_when_the_report_was_selected(tiny_study_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copied"
+    shutil.copytree(tiny_study_run, copy)
+    data = yaml.safe_load((tiny_study_run.parent / "study.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({**data, "run_dir": str(copy)}, allow_unicode=True), encoding="utf-8")
+    early = run(path, "--only", "eval,pool,subsets")
+    assert "HTML report" not in early and "verdict" not in early
+    out = " ".join(run(path).split())
+    assert "0 unit(s) ran" in out
+    assert f"HTML report: {(copy / 'report' / 'report.html').resolve()}" in out and str(tiny_study_run) not in out

@@ -168,3 +168,31 @@ def test_min_steps_sets_a_floor_under_the_epochs(tiny_pool_path, tiny_base_model
     run = _prepare(tiny_pool_path, tiny_base_model("gpt2"), tmp_path / "m", max_length=96, epochs=epochs,
                    min_steps=min_steps, max_steps=max_steps, effective_batch_size=8, per_device_batch_size=8)
     assert run.trainer.args.max_steps == expected
+
+
+def test_the_launchers_mixed_precision_is_the_one_source_for_auto(monkeypatch):
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch` sets from its YAML
+    assert _mixed_precision("auto") == (True, False) and _mixed_precision("bf16") == (True, False)
+    with pytest.raises(ConfigError, match="precision is fp32 but the launcher's accelerate config says "
+                                          "mixed_precision: bf16"):
+        _mixed_precision("fp32")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    assert _mixed_precision("fp32") == (False, False)
+
+
+def test_a_lora_base_stays_frozen_in_the_training_half_precision(tiny_pool_path, tiny_base_model, tmp_path):
+    run = _prepare(tiny_pool_path, tiny_base_model("llama"), tmp_path / "l", lora=True, precision="bf16",
+                   max_length=64)
+    dtypes = {(("lora_" in name), p.dtype) for name, p in run.trainer.model.named_parameters()}
+    assert dtypes == {(False, torch.bfloat16), (True, torch.float32)}  # frozen base bf16, adapter fp32
+    full = _prepare(tiny_pool_path, tiny_base_model("llama"), tmp_path / "f", precision="bf16", max_length=64)
+    assert {p.dtype for p in full.trainer.model.parameters()} == {torch.float32}  # trained weights: fp32 masters
+
+
+def test_a_quantized_base_is_placed_on_its_ranks_own_gpu(monkeypatch):
+    from instructscale.train.base import rank_device_map
+
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert rank_device_map() == {"": 3}
+    monkeypatch.delenv("LOCAL_RANK")
+    assert rank_device_map() == {"": 0}

@@ -83,14 +83,16 @@ def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=
     outcomes = study.run(only=only, start=start, arms=arms, force=force)
     ran = [name for name, outcome in outcomes if outcome == "ran"]
     console.print(f"{len(ran)} unit(s) ran, {len(outcomes) - len(ran)} skipped as unchanged")
-    summary = study.report_summary()
+    # the report of this run directory, and only when the report unit was run (or selected and unchanged)
+    summary = study.report_summary() if dict(outcomes).get("report") in ("ran", "skipped") else None
     if summary is not None:
         stdout.print(summary.table())
         for arm, rows in list(summary.arms.items())[1:]:  # the headline table is the first arm's
             stdout.print(rich_table(rows, [c.label for c in rows[0].cells] if rows else [],
                                     title=f"arm {arm}: mean score ({summary.judge})"))
         print_notes(summary)
-        stdout.print(f"HTML report: {Path(summary.files['html']).resolve()}", soft_wrap=True)
+        html = study.report_config().out / Path(summary.files["html"]).name  # a copied run dir names its own
+        stdout.print(f"HTML report: {html.resolve()}", soft_wrap=True)
     return study, outcomes
 
 
@@ -99,7 +101,8 @@ def status(
     study: Path = typer.Argument(..., help="Study YAML file."),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
 ):
-    """Show each unit as done, changed (settings differ), partial or pending, then arms x scales."""
+    """Show each unit as done, changed (settings differ), damaged (an output changed since), partial or pending,
+    then arms x scales."""
     from rich.table import Table
 
     from instructscale.console import stdout
@@ -124,7 +127,7 @@ def status(
 
 
 def _colored(state: str) -> str:
-    colors = {"done": "green", "changed": "yellow", "partial": "red", "pending": "dim"}
+    colors = {"done": "green", "changed": "yellow", "partial": "red", "damaged": "red", "pending": "dim"}
     return f"[{colors.get(state.split()[-1], 'yellow')}]{state}"
 
 

@@ -18,6 +18,7 @@ def subsets(
     stratify: bool = typer.Option(False, "--stratify", help="Keep the pool's category proportions in every subset."),
     exclude_eval: Optional[Path] = typer.Option(None, "--exclude-eval", help="Evaluation set; pool examples that overlap it are removed first."),
     overlap_threshold: float = typer.Option(0.8, "--overlap-threshold", help="Similarity above which an example overlaps an eval item."),
+    unknown: str = typer.Option("error", "--unknown", help="Pool categories outside the 12 (after the eval set's normalisation): error (default), other (keep as 'other') or drop (leave the example out)."),
     select: str = typer.Option("random", "--select", help="Ranking: random, llm-quality, ifd, length or diversity."),
     mix: Optional[str] = typer.Option(None, "--mix", help="Category shares of every subset, e.g. math=0.3,code=0.2 (other categories share the rest)."),
     drop: Optional[str] = typer.Option(None, "--drop", help="Comma-separated categories left out of every subset."),
@@ -45,6 +46,7 @@ def subsets(
     """Make nested, deterministic subsets of a pool (every smaller subset inside every larger one)."""
     from rich.table import Table
 
+    from instructscale.cli.evalset import label_policy
     from instructscale.console import stdout
     from instructscale.errors import ConfigError
     from instructscale.llm import ClientConfig
@@ -64,7 +66,7 @@ def subsets(
                              reasks=reasks, cache=cache, use_cache=not no_cache, base_model=base_model,
                              template=template, max_length=max_length, batch_size=batch_size)
     cfg = SubsetsConfig(pool=pool, sizes=sizes, out=out, seed=seed, stratify=stratify, exclude_eval=exclude_eval,
-                        overlap_threshold=overlap_threshold, select=selection)
+                        overlap_threshold=overlap_threshold, unknown=label_policy(unknown), select=selection)
     if dry_run:
         e = estimate_subsets(cfg)
         cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"

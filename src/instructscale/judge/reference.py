@@ -21,6 +21,10 @@ REL_TOL = 1e-4
 ABS_TOL = 1e-6
 
 
+class NotScored(Exception):
+    """A metric that cannot score this answer (code without a sandbox): unscored, with the reason."""
+
+
 @dataclass(frozen=True)
 class RefOptions:
     code_timeout_s: float = 10.0
@@ -44,7 +48,10 @@ def score_reference(item: EvalItem, answer: str, opts: RefOptions = RefOptions()
     if item.reference is None and not has_tests:
         return None, "no reference"
     fn = METRICS.get(item.category, _fallback)
-    return max(0.0, min(1.0, float(fn(answer, item, opts)))), None
+    try:
+        return max(0.0, min(1.0, float(fn(answer, item, opts)))), None
+    except NotScored as e:
+        return None, str(e)
 
 
 def _key(text: str) -> str:
@@ -161,9 +168,13 @@ def rouge_l_metric(answer: str, item: EvalItem, opts: RefOptions) -> float:
 @metric("code")
 def code_metric(answer: str, item: EvalItem, opts: RefOptions) -> float:
     """Run the item's tests (meta['tests']: Python assertions) against the answer's code,
-    1 if they pass within the time limit; without tests, ROUGE-L of the code (weak)."""
+    1 if they pass within the time limit (in a sandbox, judge/code_exec.py); without tests,
+    ROUGE-L of the code (weak)."""
     tests = item.meta.get("tests")
     if tests:
         tests = "\n".join(tests) if isinstance(tests, list) else str(tests)
-        return float(run_tests(extract_code(answer), tests, timeout_s=opts.code_timeout_s).passed)
+        run = run_tests(extract_code(answer), tests, timeout_s=opts.code_timeout_s)
+        if not run.ran:
+            raise NotScored(run.detail)
+        return float(run.passed)
     return rouge_l(extract_code(answer), extract_code(item.reference or ""))

@@ -15,8 +15,9 @@ import asyncio
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records
+from instructscale.datafiles import JsonlAppender, final_records, iter_rows, prepare_output, validate_row
 from instructscale.errors import InputError
+from instructscale.judge.code_exec import NOT_RUN
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.context import CUT_NOTE, fit_inputs, is_context_overflow
 from instructscale.judge.parse import parse_score
@@ -119,9 +120,11 @@ def _count_failures(summary: JudgeSummary, judgements: list[Judgement]) -> None:
     summary.last_api_error = api[-1] if api else None
     summary.response_failures = sum((j.error or "").startswith(RESPONSE_FAILED) for j in judgements)
     summary.api_calls = summary.new - summary.response_failures
-    if summary.api_failures or summary.response_failures:
-        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses; "
-                              "the next run redoes them")
+    not_run = sum((j.error or "").startswith(NOT_RUN) for j in judgements)  # no sandbox: redone once there is
+    if summary.api_failures or summary.response_failures or not_run:
+        summary.incomplete = (f"{summary.api_failures} API failures, {summary.response_failures} failed responses"
+                              + (f", {not_run} code items not run (no sandbox)" if not_run else "")
+                              + "; the next run redoes them")
 
 
 def is_api_failure(j: Judgement) -> bool:
@@ -134,16 +137,27 @@ def _key(judge: str, model: str, item_id: str, sample: int, repeat: int) -> tupl
 
 def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[Response], int]:
     """One response per (model, item, sample): the first without an error, else the first
-    (a response file may still hold a failed try next to its redone answer)."""
-    chosen: dict[tuple, Response] = {}
+    (a response file may still hold a failed try next to its redone answer). Two different
+    answers for one key are an error: judging either one would silently ignore the other."""
+    chosen: dict[tuple, tuple[Response, str]] = {}  # key -> (response, where it was read)
     unknown = 0
     for path in cfg.responses:
-        for r in read_records(path, Response):
+        rows = 0
+        for line, row in iter_rows(path):
+            r, rows = validate_row(Response, row, path=path, line=line), rows + 1
             key = (r.model, r.item_id, r.sample)
+            first = chosen.get(key)
             if r.item_id not in items:
                 unknown += 1
-            elif key not in chosen or (chosen[key].error and not r.error):
-                chosen[key] = r
+            elif first is None or (first[0].error and not r.error):
+                chosen[key] = (r, f"{path}, line {line}")
+            elif not first[0].error and not r.error and first[0].response != r.response:
+                raise InputError(f"a second, different response of model '{r.model}' to item '{r.item_id}' "
+                                 f"(sample {r.sample}); the first is at {first[1]}. Keep one of them",
+                                 path=path, line=line, field="response")
+        if not rows:
+            raise InputError("no records found", path=path)
+    chosen = {key: r for key, (r, _) in chosen.items()}
     out = list(chosen.values())
     if not out:
         raise InputError("no responses match items of the evaluation set", path=cfg.responses[0])
@@ -155,7 +169,7 @@ def _final_judgements(cfg: JudgeConfig, judge: str) -> list[Judgement]:
     if cfg.dry_run and not cfg.out.exists():
         return []
     keep, _ = final_records(cfg.out, Judgement, _record_key,
-                            lambda j: not (is_api_failure(j) or (j.error or "").startswith(RESPONSE_FAILED)),
+                            lambda j: not (is_api_failure(j) or (j.error or "").startswith((RESPONSE_FAILED, NOT_RUN))),
                             rewrite=not cfg.dry_run)
     return [j for j in keep if j.judge == judge]
 
@@ -227,7 +241,7 @@ async def _judge_one(cfg: JudgeConfig, client: ChatClient, cache: ReplyCache | N
             prefix = CONTEXT_OVERFLOW if is_context_overflow(result.error) else API_ERROR
             return Judgement(**base, raw=REPLY_SEP.join(replies), error=prefix + result.error, note=note)
         replies.append(result.text)
-        parsed = parse_score(result.text)
+        parsed = parse_score(result.text, fitted.answer)  # a score quoted from the answer is not the judge's
         if parsed.ok:
             return Judgement(**base, score=parsed.score, raw=result.text, note=note)
         if len(replies) > cfg.reasks:

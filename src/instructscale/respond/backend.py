@@ -56,3 +56,10 @@ def batch_seed(seed: int, jobs: list[Job]) -> int:
     from instructscale.records import content_id
 
     return int(content_id(str(seed), *(f"{j.item.id}\x1e{j.sample}" for j in jobs)), 16) % 2**63
+
+
+def job_seed(seed: int, job: Job) -> int:
+    """A seed of one request, for engines that seed each request on its own (vLLM draws a
+    request's noise from its seed and positions only, so one seed for a whole chunk would
+    give every sample of an item the same answer)."""
+    return batch_seed(seed, [job])

@@ -25,6 +25,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Judge and arm names become file names (judgements/<judge>.jsonl, models/scale_<size>@<arm>):
+# letters, digits, '_', '.', '-', starting with a letter or digit, so never a path separator or '..'.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$"
+SAFE_NAME_HELP = "letters, digits, '_', '.', '-'; no '/' or '..'"
+
+
 class TeacherConfig(_Section):
     offline_demo: bool = Field(False, description="Start the built-in offline teacher (demo world) on 127.0.0.1")
     base_url: str | None = Field(None, description="OpenAI-compatible base URL of the teacher (ignored when offline_demo)")
@@ -45,7 +51,7 @@ class DataConfig(_Section):
 
 class EvalConfig(_Section):
     path: str | None = Field(None, description="Evaluation set (canonical or public-release format)")
-    demo_world_per_category: int | None = Field(None, description="Build the eval set from the offline demo world: items per category")
+    demo_world_per_category: int | None = Field(None, ge=1, description="Build the eval set from the offline demo world: items per category")
     demo_world_seed: int = Field(1, description="Seed for the demo-world eval set (kept apart from training data)")
     limit_per_category: int | None = Field(None, ge=1, description="Keep only the first N items of each category (study run --limit sets it); None: all")
 
@@ -61,6 +67,7 @@ class SubsetsSection(_Section):
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
+    unknown: Literal["error", "other", "drop"] | None = Field(None, description="Pool categories outside the 12 (normalised as the eval set's): error, other (kept as 'other') or drop (example left out). None: error")
     select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
 
 
@@ -81,14 +88,14 @@ class LaunchConfig(_Section):
 
 
 class JudgeSection(_Section):
-    name: str = Field(..., description="Name of this judge in the report")
+    name: str = Field(..., pattern=SAFE_NAME, description=f"Name of this judge in the report and of its judgements file ({SAFE_NAME_HELP})")
     kind: Literal["llm", "reference", "lm-eval"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model")
     use_teacher: bool = Field(True, description="llm only: call the teacher's server/model (else set base_url/model in options)")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
 
 
 class ArmSection(_Section):
-    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Arm name, shown in the report (letters, digits, '_', '.', '-')")
+    name: str = Field(..., pattern=SAFE_NAME, description=f"Arm name, shown in the report ({SAFE_NAME_HELP})")
     subsets: dict[str, Any] = Field(default_factory=dict, description="Fields of the study's subsets section this arm changes (select with its method, mix and drop; sizes, ...)")
     base_model: BaseModelConfig | None = Field(None, description="Another base model for this arm (its own scale 0); None: the study's")
     train: dict[str, Any] = Field(default_factory=dict, description="Train options this arm changes, merged over the study's train (e.g. lora, preset)")
@@ -125,7 +132,7 @@ def load_study(path: str | Path, overrides: list[str] = (), limit: int | None = 
         from instructscale.study.smoke import shrink
 
         shrink(raw, limit)
-    return validated(StudyConfig, raw, source=str(p))
+    return validated(StudyConfig, raw, source=str(p), lines=p)
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -154,9 +161,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         raise ConfigError(f"--set {key}: '{leaf}' cannot be set here")
 
 
-def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):
+def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = "",
+              lines: Path | None = None):
     """Build a pydantic model, turning the first validation error into a one-line ConfigError
-    that names the file and the dotted key; an unknown key gets the closest valid one."""
+    that names the file (and with `lines`, the YAML file the data came from, the key's line)
+    and the dotted key; an unknown key gets the closest valid one."""
     try:
         return cls.model_validate(data)
     except ConfigError as exc:  # raised by a model's own cross-field check
@@ -169,7 +178,25 @@ def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix
             msg = "unknown key" + did_you_mean(str(err["loc"][-1]), _keys_at(cls, err["loc"][:-1]))
         elif err["type"] == "missing":
             msg = "missing required key"
-        raise ConfigError(f"{source}: {loc or '(top level)'}: {msg}") from None
+        elif err["type"] == "string_pattern_mismatch" and err["loc"][-1] == "name":
+            msg = f"{err['input']!r} is not a safe name ({SAFE_NAME_HELP})"
+        line = yaml_line(lines, err["loc"]) if lines is not None else None
+        raise ConfigError(f"{source}{f', line {line}' if line else ''}: {loc or '(top level)'}: {msg}") from None
+
+
+def yaml_line(path: Path, loc: tuple) -> int | None:
+    """The line of the key at `loc` (keys, list indexes) in a YAML file; None when the file
+    does not hold it (a missing key, or one set by `--set`)."""
+    node, line = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader), None
+    for part in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode) and (found := [(k, v) for k, v in node.value if k.value == str(part)]):
+            line, node = found[0][0].start_mark.line + 1, found[0][1]
+        else:
+            return None
+    return line
 
 
 def did_you_mean(key: str, valid: Iterable[str], noun: str = "valid keys") -> str:

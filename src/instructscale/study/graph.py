@@ -137,7 +137,9 @@ def build_graph(study: Study) -> Graph:
         judges.append(g.add(Unit(f"judge:{judge.name}", "judge", settings,
                                  run=lambda j=judge: runners.run_judge(study, j, g.models),
                                  after=answered, outputs=[_judge_output(study, judge)])))
-    report_settings = cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"})
+    # the judges' names too: a renamed judge has the same settings, but index.json and the report name it
+    report_settings = {**cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"}),
+                       "judges": [j.name for j in cfg.judges]}
     g.add(Unit("report", "report", report_settings, run=lambda: runners.run_report(study, g.models),
                after=[*{u.name: u for u in subsets.values()}.values(), *judges]))
     return g

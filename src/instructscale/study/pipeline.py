@@ -146,7 +146,7 @@ class Study:
         values: dict[str, Any] = {
             "pool": self.layout.pool_path, "sizes": s.sizes, "out": self.layout.subsets_dir(arm), "seed": self.cfg.seed,
             "stratify": s.stratify, "exclude_eval": self.layout.eval_path if s.exclude_eval_overlaps else None,
-            "overlap_threshold": s.overlap_threshold}
+            "overlap_threshold": s.overlap_threshold, **({"unknown": s.unknown} if s.unknown else {})}
         select = selection_block(s)
         if select is not None:
             if select.get("method") == "llm-quality":

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instructscale.console import console
 from instructscale.datafiles import write_json
 from instructscale.errors import InstructscaleError
 from instructscale.provenance import package_versions
+from instructscale.study.outputs import damage, record_outputs
 
 
 class StudyIncompleteError(InstructscaleError):
@@ -61,6 +63,7 @@ class Ledger:
         self.run_dir = Path(run_dir)
         self.dir = self.run_dir / "manifests"
         self.unfinished: dict[str, str] = {}  # unit -> why it is not done, for units of this run
+        self._damage: dict[tuple[str, int], str | None] = {}
 
     def path(self, unit: Unit) -> Path:
         return self.dir / f"{unit.name.replace(':', '__')}.json"
@@ -70,21 +73,36 @@ class Ledger:
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
     def state(self, unit: Unit) -> str:
-        """done | changed (done with other settings) | partial (started, not finished) | pending."""
+        """done | changed (done with other settings) | damaged (done, but a file it wrote has
+        changed since) | partial (started, not finished) | pending."""
         m = self.read(unit)
         if m is None:
             return "pending"
         if m.get("status") == "done":
-            return "done" if m.get("fingerprint") == unit.fingerprint else "changed"
+            if m.get("fingerprint") != unit.fingerprint:
+                return "changed"
+            return "damaged" if self.damage(unit, m) else "done"
         return "partial"
+
+    def damage(self, unit: Unit, manifest: dict[str, Any]) -> str | None:
+        """Why a done unit's recorded outputs are not what it wrote (study/outputs.py), checked
+        once per manifest version: state() is asked for every input of every unit."""
+        key = (unit.name, self.path(unit).stat().st_mtime_ns)
+        if key not in self._damage:
+            self._damage[key] = damage(manifest.get("outputs") or {}, self.dir.parent)
+        return self._damage[key]
 
     def execute(self, unit: Unit, *, force: bool = False) -> tuple[str, dict[str, Any]]:
         """Run the unit unless it is done with the same fingerprint. Returns (outcome, manifest)."""
-        if not force and self.state(unit) == "done":
+        state = self.state(unit)
+        if not force and state == "done":
             return "skipped", self.read(unit)
         previous = self.read(unit) or {}
         changed = previous and previous.get("fingerprint") != unit.fingerprint and not unit.keep_outputs_on_change
-        if force or changed:  # results made under other settings (or that --force redoes) are not resumed into
+        if state == "damaged":
+            console.print(f"{unit.name}: {self.damage(unit, previous)}; redone from scratch")
+        # results made under other settings, damaged ones, or ones that --force redoes are not resumed into
+        if force or changed or state == "damaged":
             for out in unit.outputs:
                 _remove(Path(out))
         manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
@@ -97,7 +115,8 @@ class Ledger:
         summary = _under_run_dir(unit.run() or {}, self.run_dir)
         incomplete = summary.get("incomplete")
         manifest.update(status="partial" if incomplete else "done", seconds=round(time.monotonic() - t0, 2),
-                        summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                        summary=summary, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        outputs=record_outputs(unit.outputs, self.dir.parent))
         write_json(self.path(unit), manifest)
         if incomplete:
             self.unfinished[unit.name] = incomplete

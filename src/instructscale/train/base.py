@@ -4,10 +4,11 @@ of a study fine-tunes from the same folder and the untrained base is "scale 0"."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from instructscale.datafiles import iter_rows
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, first_line
 from instructscale.models.gguf import resolve_model_path
 from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
 
@@ -34,17 +35,20 @@ def init_tiny(texts_path: str | Path, out: str | Path, cfg: TinyModelConfig, voc
     return out
 
 
-def load_base(name: str, *, quantize_4bit: bool = False):
+def load_base(name: str, *, quantize_4bit: bool = False, frozen_dtype: str | None = None):
     """(tokenizer, model) through the ordinary transformers loading path; a `.gguf` file is
     converted once into a cached Hugging Face folder (models/gguf.py) and loaded from there.
 
-    Weights load in float32 whatever the checkpoint's dtype (transformers 5 would keep a
-    bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
-    in bf16 an update of lr 3e-6 is below the rounding step of most weights and is lost."""
+    Trained weights load in float32 whatever the checkpoint's dtype (transformers 5 would keep
+    a bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
+    in bf16 an update of lr 3e-6 is below the rounding step of most weights and is lost. A
+    base that stays frozen (LoRA) loads in `frozen_dtype`, the training's half precision, so
+    a 7B base takes 14 GB, not 28; its adapter weights are still created in float32 (peft)."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs = {"dtype": torch.float32}
+    kwargs = {"dtype": getattr(torch, frozen_dtype or "float32")}
     if quantize_4bit:
         from instructscale.errors import require_extra
 
@@ -54,17 +58,25 @@ def load_base(name: str, *, quantize_4bit: bool = False):
         kwargs["dtype"] = torch.bfloat16  # the non-quantized rest (embeddings, norms) in the compute dtype
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["device_map"] = rank_device_map()
     source = resolve_model_path(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+    except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:
         raise ConfigError(f"tokenizer of '{name}' has no EOS token, so a trained model could not learn to stop")
     return tokenizer, model
+
+
+def rank_device_map() -> dict[str, int]:
+    """A quantized model is placed at load time (bitsandbytes cannot move it later): on this
+    process's own GPU, which the launcher names in LOCAL_RANK; without it every rank would
+    put its copy on GPU 0 and accelerate refuses to train it on another device."""
+    return {"": int(os.environ.get("LOCAL_RANK", "0"))}
 
 
 def lora_targets(model, configured: list[str] | None):

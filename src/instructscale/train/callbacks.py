@@ -31,8 +31,9 @@ class NonFiniteLossGuard(TrainerCallback):
 
 class TokenRate(TrainerCallback):
     """Adds `tokens_per_second` to each log: real (non-padding) training tokens over all
-    processes, from TRL's running `num_tokens`, per wall-clock second since the previous log.
-    It must run before the tracker callbacks, which log the same dictionary."""
+    processes, from TRL's running `num_tokens`, per wall-clock second since the previous log;
+    on a GPU also `peak_gpu_memory_gb`, this process's peak allocation so far (what decides
+    whether a setting fits). It must run before the tracker callbacks, which log the same dictionary."""
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._time, self._tokens = time.monotonic(), None
@@ -47,6 +48,10 @@ class TokenRate(TrainerCallback):
         elif self._tokens is None and tokens > 0 and now > self._time:  # first log: since training began
             logs["tokens_per_second"] = tokens / (now - self._time)
         self._time, self._tokens = now, tokens
+        import torch
+
+        if torch.cuda.is_available():
+            logs["peak_gpu_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
 
 
 class StepLog(TrainerCallback):

@@ -70,7 +70,9 @@ def prepare_training(cfg: TrainConfig) -> PreparedRun:
     grad_accum = cfg.gradient_accumulation(num_processes)
     template = get_template(cfg.template)
 
-    tokenizer, model = load_base(cfg.base_model, quantize_4bit=cfg.qlora)
+    bf16, fp16 = _mixed_precision(cfg.precision)
+    frozen = ("bfloat16" if bf16 else "float16" if fp16 else None) if cfg.lora and not cfg.qlora else None
+    tokenizer, model = load_base(cfg.base_model, quantize_4bit=cfg.qlora, frozen_dtype=frozen)
     examples = read_records(cfg.data, InstructionExample)
     tokenized = tokenize_examples(examples, tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
     if tokenized.truncated:
@@ -220,8 +222,17 @@ def _max_steps(cfg: TrainConfig, n_rows: int) -> int:
 
 
 def _mixed_precision(precision: str) -> tuple[bool, bool]:
+    """(bf16, fp16) of the training. A launcher's own mixed precision (accelerate's YAML sets
+    ACCELERATE_MIXED_PRECISION, which DeepSpeed's config follows) is the one source of truth
+    for `auto`; an explicit setting that disagrees with it is an error naming both."""
     import torch
 
+    launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if launcher in ("bf16", "fp16"):
+        if precision not in ("auto", launcher):
+            raise ConfigError(f"train.precision is {precision} but the launcher's accelerate config says "
+                              f"mixed_precision: {launcher}; set both alike (or precision: auto)")
+        return launcher == "bf16", launcher == "fp16"
     if precision == "auto":
         if not torch.cuda.is_available():
             return False, False
