@@ -307,11 +307,29 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only
+    be read by setting it, which races with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write(path: str | Path, body) -> None:
+    """Write through a temporary file then rename, so a crash never leaves half a file. The
+    file gets the mode a plain open() would give (0666 less the umask): mkstemp's 0600 made
+    reports unreadable through a group folder or a web server."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             body(f)
             f.flush()

@@ -31,3 +31,10 @@ def cost_text(estimate: dict, digits: int = 4) -> str:
     mode = "batch" if estimate.get("batch") else "online"
     return (f"${online:.{digits}f} online, " + ("no batch price" if batch is None else f"${batch:.{digits}f} batch")
             + f" (this run: {mode})")
+
+
+def old_spelling(name: str) -> typer.models.OptionInfo:
+    """A hidden option for a flag's former name, so scripts written against it keep working.
+    The vocabulary: --model is the model under test; --teacher-model, --judge-model and
+    --rater-model the API models that generate, judge and rate; --prompts a prompt file or set."""
+    return typer.Option(None, name, hidden=True)

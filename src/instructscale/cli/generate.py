@@ -15,10 +15,12 @@ def generate(
     out: Path = typer.Option(..., "--out", help="Generated examples (JSON Lines of InstructionExample), appended; a rerun continues."),
     seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seed tasks, Alpaca seed JSON Lines [default: the built-in Chinese set]."),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint of the teacher."),
-    model: str = typer.Option("gpt-3.5-turbo", "--model", help="Teacher model name."),
+    model: str = typer.Option("gpt-3.5-turbo", "--teacher-model", help="Teacher model name."),
+    old_model: Optional[str] = options.old_spelling("--model"),
     api_key_env: str = options.API_KEY_ENV,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
-    prompt: str = typer.Option("zh", "--prompt", help="Prompt template: zh, en, or a YAML file."),
+    prompt: str = typer.Option("zh", "--prompts", help="Prompt template: zh, en, or a YAML file."),
+    old_prompt: Optional[str] = options.old_spelling("--prompt"),
     num_seed_examples: int = typer.Option(3, "--num-seed-examples", min=0, help="Seed tasks shown per request (Alpaca: 3)."),
     num_new_tasks: int = typer.Option(20, "--num-new-tasks", min=1, help="New tasks asked for per request (Alpaca: 20)."),
     mix_generated: int = typer.Option(0, "--mix-generated", min=0, help="Generated tasks shown in place of as many seed examples per request."),
@@ -50,6 +52,7 @@ def generate(
     from instructscale.llm import ClientConfig
     from instructscale.llm.failures import raise_for_failures
 
+    model, prompt = old_model or model, old_prompt or prompt
     if dedup_fields not in ("instruction", "instruction+input"):
         raise ConfigError(f"--dedup-fields must be instruction or instruction+input, not '{dedup_fields}'")
     client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,

@@ -69,10 +69,13 @@ def run(
     executor: Optional[str] = typer.Option(None, "--executor", help="Where units run: local (this process), "
                                            "workers (parallel processes on this machine's GPUs) or slurm (one job "
                                            "per unit); default: the study file's executor.kind (docs/executors.md)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Smoke run: N eval items per category, subsets "
+                                        "of 5N, 10N, ..., 3 training steps, into RUN_DIR-smokeN (the real run is "
+                                        "untouched)."),
 ):
     """Run every stage that is not done with the same settings; finished ones are skipped."""
     run_study(study, only=_csv(only), start=start, arms=_csv(arm), force=force, overrides=overrides,
-              network_checks=not no_preflight, executor=executor)
+              network_checks=not no_preflight, executor=executor, limit=limit)
 
 
 @study_app.command("run-unit", hidden=True)
@@ -96,13 +99,13 @@ def run_unit(
 
 
 def run_study(path, *, only=None, start=None, arms=None, force=False, overrides=(), network_checks=True,
-              executor=None):
+              executor=None, limit=None):
     from instructscale.cli.report import print_notes
     from instructscale.console import console, stdout
     from instructscale.report.tables import rich_table
     from instructscale.study import Study, load_study
 
-    cfg = load_study(path, overrides)
+    cfg = load_study(path, overrides, limit=limit)
     study = Study(cfg, source=str(path))
     outcomes = study.run(only=only, start=start, arms=arms, force=force, network_checks=network_checks,
                          executor=executor)

@@ -22,7 +22,8 @@ def subsets(
     select: str = typer.Option("random", "--select", help="Ranking: random, llm-quality, ifd, length or diversity."),
     mix: Optional[str] = typer.Option(None, "--mix", help="Category shares of every subset, e.g. math=0.3,code=0.2 (other categories share the rest)."),
     drop: Optional[str] = typer.Option(None, "--drop", help="Comma-separated categories left out of every subset."),
-    model: str = typer.Option("gpt-3.5-turbo", "--model", help="llm-quality: rater model name."),
+    model: str = typer.Option("gpt-3.5-turbo", "--rater-model", help="llm-quality: rater model name."),
+    old_model: Optional[str] = options.old_spelling("--model"),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="llm-quality: OpenAI-compatible endpoint of the rater."),
     api_key_env: str = options.API_KEY_ENV,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="llm-quality: requests in flight at once."),
@@ -58,6 +59,7 @@ def subsets(
     methods = ("random", "llm-quality", "ifd", "length", "diversity")
     if select not in methods:
         raise ConfigError(f"--select must be one of {', '.join(methods)}, not '{select}'")
+    model = old_model or model
     client = None
     if select == "llm-quality":
         client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,

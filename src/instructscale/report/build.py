@@ -21,7 +21,8 @@ from instructscale.report.human import load_human_agreement
 from instructscale.report.load import load_run
 from instructscale.report.pairwise import pairwise_rows, write_pairwise
 from instructscale.report.stats import CategoryResult
-from instructscale.report.tables import rich_table, write_compare, write_tables
+from instructscale.report.results import write_results, write_samples
+from instructscale.report.tables import rich_table, write_compare, write_leaderboard, write_tables
 from instructscale.runindex import load_index
 
 
@@ -78,10 +79,16 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
     files.update(write_pairwise(pairwise_rows(run, cfg.bootstrap_samples, cfg.seed), out))  # pairwise judges
 
     compared = _compare_analyses(cfg, a)
+    entries = ([(head.name, arm.name, arm) for arm in arms.analyses] if arms else [(head.name, "-", a)]) + \
+        [(c.name, "-", c) for c in compared]
+    if len(entries) > 1:
+        files.update(write_leaderboard(entries, out))
     if compared:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
 
+    files["results"] = write_results(cfg, run, {arm.name: arm for arm in arms.analyses} if arms else {"main": a}, out)
+    files["samples"] = write_samples(run, out)
     html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check, arms,
                        reliability)
     write_text(out / "report.html", html)

@@ -86,7 +86,8 @@ def checks(run: RunData, thresholds) -> Checks:
         power_rows.append(_power(category, seed_mean(cube), cells, thresholds))
         seed_rows += seed_splits(category, cube, cells)
         sample_rows += sample_splits(category, judgements, set(items), cells)
-    return Checks(warnings=[*run.warnings, *self_preference(run.index)], unscored_answers=unscored_answers(run, cells),
+    return Checks(warnings=[*run.warnings, *self_preference(run.index, run.judge)],
+                  unscored_answers=unscored_answers(run, cells),
                   power=power_rows, sample_variance=sample_rows, seed_variance=seed_rows,
                   length_bias=length_bias(run, cells))
 

@@ -51,23 +51,29 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
 
 def item_data(run: RunData, max_chars: int) -> dict:
     """Per item: question, reference, every model's first answer (every arm, scale and
-    training seed) and every judge's score; `change` is over the first arm's scales."""
+    training seed), every judge's score and each repeat's reply to that answer (score, text);
+    `change` is over the first arm's scales."""
     judges = list(run.scores)
+    replies: dict[tuple[str, str, str], list] = {}
+    for name, judgements in run.judgements.items():
+        for j in sorted(judgements, key=lambda j: j.repeat):
+            if j.sample == 0 and (j.raw or j.error):
+                replies.setdefault((name, j.model, j.item_id), []).append([j.score, _cut(j.raw or j.error, max_chars)])
     arms = list(dict.fromkeys(s.arm for s in run.index.scales))
     items = []
     for item in sorted(run.items.values(), key=lambda i: (run.categories.index(i.category), i.id)):
         answers = []
         for scale in run.scales:
             samples = run.responses.get((scale.model, item.id))
-            text = samples[0].response if samples else None
-            if text is not None and len(text) > max_chars:
-                text = text[:max_chars] + f" … [{len(text) - max_chars} more characters]"
+            text = _cut(samples[0].response, max_chars) if samples else None
             scores = {}
             for j in judges:
                 s = run.scores[j].get((scale.model, item.id))
                 scores[j] = None if s is None else s.score
             label = f"{scale.label} seed {scale.seed}" if _replicated(run, scale) else scale.label
-            answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores})
+            answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores,
+                            "replies": {j: replies[(j, scale.model, item.id)] for j in judges
+                                        if (j, scale.model, item.id) in replies}})
         primary = [a["scores"][run.judge] for a in answers
                    if a["scores"][run.judge] is not None and a["arm"] == arms[0]]
         items.append({"id": item.id, "category": item.category, "question": item.question,
@@ -75,6 +81,12 @@ def item_data(run: RunData, max_chars: int) -> dict:
                       "change": round(primary[-1] - primary[0], 4) if len(primary) > 1 else None})
     return {"judges": judges, "primary": run.judge, "scales": [s.label for s in run.scales], "arms": arms,
             "items": items}
+
+
+def _cut(text: str | None, max_chars: int) -> str | None:
+    if text is not None and len(text) > max_chars:
+        return text[:max_chars] + f" … [{len(text) - max_chars} more characters]"
+    return text
 
 
 def _replicated(run: RunData, scale) -> bool:

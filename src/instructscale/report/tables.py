@@ -195,6 +195,41 @@ def write_compare(analyses: list[Analysis], out: Path) -> dict[str, str]:
     return {k: str(v) for k, v in files.items()}
 
 
+def leaderboard_rows(entries: list[tuple[str, str, Analysis]]) -> list[dict]:
+    """One row per (run, arm): its mean score per category at its largest scale, ranked by the
+    macro mean (ties share a rank; an entry without a macro score comes last, unranked)."""
+    categories = union_categories([a for _, _, a in entries])
+    rows = []
+    for run, arm, a in entries:
+        last = {r.category: r.cells[-1] for r in a.rows if r.cells}
+        macro = last.get(MACRO)
+        rows.append({"run": run, "arm": arm, "scale": a.labels[-1], "size": a.sizes[-1],
+                     **{c: _round(last[c].mean) if c in last else None for c in categories},
+                     "macro_ci_low": _round(macro.ci_low) if macro else None,
+                     "macro_ci_high": _round(macro.ci_high) if macro else None})
+    scored = [row[MACRO] for row in rows if row.get(MACRO) is not None]
+    rows.sort(key=lambda row: -row[MACRO] if row.get(MACRO) is not None else float("inf"))
+    return [{"rank": None if row.get(MACRO) is None else 1 + sum(m > row[MACRO] for m in scored), **row}
+            for row in rows]
+
+
+def write_leaderboard(entries: list[tuple[str, str, Analysis]], out: Path) -> dict[str, str]:
+    """leaderboard.csv and leaderboard.md: runs (--compare) and arms side by side, one row each."""
+    rows = leaderboard_rows(entries)
+    categories = [k for k in rows[0] if k not in ("rank", "run", "arm", "scale", "size", "macro_ci_low",
+                                                 "macro_ci_high")]
+    body = [[str(row["rank"] or "-"), row["run"], row["arm"], f"{row['scale']} ({row['size']})",
+             *[fmt_ci(row[c], row["macro_ci_low"], row["macro_ci_high"]) if c == MACRO else fmt(row[c])
+               for c in categories]] for row in rows]
+    md = ["# Leaderboard: mean score at each entry's largest scale", "",
+          f"Judge: {entries[0][2].judge}; ranked by the overall (macro) mean, with its 95% CI.", "",
+          *_md_table(["rank", "run", "arm", "scale (examples)", *[display_name(c) for c in categories]], body)]
+    files = {"leaderboard_csv": out / "leaderboard.csv", "leaderboard_markdown": out / "leaderboard.md"}
+    write_text(files["leaderboard_csv"], _csv(rows))
+    write_text(files["leaderboard_markdown"], "\n".join(md) + "\n")
+    return {k: str(v) for k, v in files.items()}
+
+
 def rich_table(rows: list[CategoryResult], labels: list[str], title: str = ""):
     """The headline table for the terminal (`study run`, `demo`, `report` print it)."""
     from rich import box

@@ -55,6 +55,7 @@ class EvalConfig(_Section):
     demo_world_per_category: int | None = Field(None, ge=1, description="Build the eval set from the offline demo world: items per category")
     demo_world_seed: int = Field(1, description="Seed for the demo-world eval set (kept apart from training data)")
     sequential: SequentialConfig | None = Field(None, description="Judge `first` items per category, then more (up to `max`) only where the verdict is undetermined, with group-sequential boundaries (docs/report.md); None: every item at once")
+    limit_per_category: int | None = Field(None, ge=1, description="Keep only the first N items of each category (study run --limit sets it); None: all")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -172,15 +173,20 @@ class StudyConfig(_Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where units run: in this process, in parallel worker processes on this machine's GPUs, or as SLURM jobs; never part of any result")
 
 
-def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
+def load_study(path: str | Path, overrides: list[str] = (), limit: int | None = None) -> StudyConfig:
     """Read and validate a study file; `overrides` are `dotted.key=yaml_value` strings
-    (e.g. `train.max_steps=5`) applied on top, as from `--set`."""
+    (e.g. `train.max_steps=5`) applied on top, as from `--set`; `limit` makes it the smoke
+    version of the study (study/smoke.py)."""
     p = Path(path)
     raw = read_yaml(p)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     for item in overrides:
         apply_override(raw, item)
+    if limit is not None:
+        from instructscale.study.smoke import shrink
+
+        shrink(raw, limit)
     return validated(StudyConfig, raw, source=str(p), lines=p)
 
 

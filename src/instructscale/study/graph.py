@@ -56,8 +56,10 @@ class Graph:
 def build_graph(study: StudyContext) -> Graph:
     cfg, lay, cfgs = study.cfg, study.layout, study.stage_configs()
     g = Graph()
-    evaluation = g.add(make_unit("eval", "eval", {"eval": cfg.eval.model_dump(),
-                                                  **_file_identity(study, cfg.eval.path)}, outputs=[lay.eval_path]))
+    # limit_per_category left out when unset, so runs made before it existed keep their fingerprints
+    eval_settings = cfg.eval.model_dump(exclude=None if cfg.eval.limit_per_category else {"limit_per_category"})
+    evaluation = g.add(make_unit("eval", "eval", {"eval": eval_settings, **_file_identity(study, cfg.eval.path)},
+                                 outputs=[lay.eval_path]))
     if cfg.data.pool is None:
         gen = cfgs["generate"]
         settings = {"generate": gen.model_dump(mode="json", exclude={"client", "out"}), "teacher": study.teacher_identity()}
@@ -120,8 +122,8 @@ def build_graph(study: StudyContext) -> Graph:
         for size in sizes:
             for k, seed in enumerate(seeds):
                 ref = ModelRef(arm=arm.name, size=size, seed=seed, seed_tag=k > 0, tag=arm.tag)
-                settings = train_cfg.model_copy(update={"seed": seed}).model_dump(
-                    mode="json", exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
+                settings = train_cfg.model_copy(update={"seed": seed}).identity(
+                    exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
                 train = make_unit(f"train:{ref.key}", "train", settings, task={"arm": arm.name, "model": ref.name},
                                   after=[subsets[arm.name], bases[arm.name]], scale=str(size),
                                   outputs=[lay.model_dir(ref)])

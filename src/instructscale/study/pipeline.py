@@ -119,7 +119,12 @@ class Study(StudyContext):
         if not manifest.exists():
             return None
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return ReportSummary.model_validate(data["summary"]) if data.get("status") == "done" else None
+        if data.get("status") != "done":
+            return None
+        summary = ReportSummary.model_validate(data["summary"])  # its paths are relative to the run dir
+        summary.files = {kind: str(self.layout.run_dir / path) for kind, path in summary.files.items()}
+        summary.out = str(self.layout.run_dir / summary.out)
+        return summary
 
     def status(self) -> list[UnitRow]:
         from instructscale.study.executors import slurm_jobs

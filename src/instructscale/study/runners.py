@@ -56,6 +56,16 @@ def run_eval(study: StudyContext) -> dict[str, Any]:
         from instructscale.demo import build_eval_set
 
         items = build_eval_set(per_category=ev.demo_world_per_category, seed=ev.demo_world_seed)
+    if ev.limit_per_category is not None:  # the first N of each category, in the file's order
+        from collections import Counter
+
+        seen: Counter = Counter()
+        kept = []
+        for item in items:
+            seen[item.category] += 1
+            if seen[item.category] <= ev.limit_per_category:
+                kept.append(item)
+        items = kept
     write_jsonl(study.layout.eval_path, items)
     if ev.sequential is not None:
         from instructscale.study.sequential import first_stage
@@ -174,11 +184,15 @@ def run_report(study: StudyContext, models: dict[str, list[ModelRef]]) -> dict[s
     from instructscale.report import build_report
     from instructscale.tracking import log_study_summary
 
+    from instructscale.datafiles import write_json
+    from instructscale.report.results import STUDY_CONFIG
+
     if study.cfg.eval.sequential is not None:
         from instructscale.study.sequential import take_looks
 
         take_looks(study, models)  # more items judged where the first look leaves a category undetermined
     write_index(study, models)
+    write_json(study.layout.run_dir / STUDY_CONFIG, study.cfg.model_dump(mode="json"))  # for report/results.json
     summary = build_report(study.report_config())
     # the score table goes to the trackers the training logged to (the first arm's train.report_to)
     log_study_summary(study.layout.run_dir, summary, study.stage_configs()["train"][study.arms[0].name].report_to)

@@ -26,10 +26,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from instructscale import __version__
 from instructscale.console import console
 from instructscale.datafiles import write_json
 from instructscale.errors import InstructscaleError
+from instructscale.provenance import package_versions
 from instructscale.study.outputs import damage, record_outputs
 from instructscale.redact import redact
 
@@ -79,7 +79,8 @@ class Ledger:
     """Manifests of units, one JSON file each under RUN_DIR/manifests/."""
 
     def __init__(self, run_dir: Path):
-        self.dir = Path(run_dir) / "manifests"
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / "manifests"
         self.unfinished: dict[str, str] = {}  # unit -> why it is not done, for units of this run
         self._damage: dict[tuple[str, int], str | None] = {}
 
@@ -128,14 +129,14 @@ class Ledger:
         manifest = {"unit": unit.name, "stage": unit.stage, "scale": unit.scale, "status": "running",
                     "fingerprint": unit.fingerprint, "settings": unit.settings,
                     "inputs": dict(unit.inputs), "runner": _runner(executor),
-                    "versions": _versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "versions": package_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "previous_fingerprint": previous.get("fingerprint")}
         write_json(self.path(unit), manifest)
         from instructscale.llm.client import ServerUnreachableError
 
         t0 = time.monotonic()
         try:
-            summary = work() or {}
+            summary = _under_run_dir(work() or {}, self.run_dir)
         except ServerUnreachableError as exc:  # finished records stay; the next run goes on from them
             manifest.update(status="partial", seconds=round(time.monotonic() - t0, 2), summary={"incomplete": str(exc)},
                             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -175,6 +176,22 @@ def _runner(executor: str) -> dict[str, Any]:
     return {"executor": executor, "host": socket.gethostname(), "pid": os.getpid(), **({"job_id": job} if job else {})}
 
 
+def _under_run_dir(value: Any, run_dir: Path) -> Any:
+    """A summary with every path inside the run dir written relative to it: paths relative to
+    the working directory went stale when a run was copied or read from elsewhere
+    (`--set run_dir=...`). Readers resolve them against the run dir they have."""
+    if isinstance(value, dict):
+        return {k: _under_run_dir(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_under_run_dir(v, run_dir) for v in value]
+    if isinstance(value, str) and value and "\n" not in value and len(value) < 4096:
+        try:
+            return str(Path(value).resolve().relative_to(run_dir.resolve())) if Path(value).exists() else value
+        except (ValueError, OSError):
+            return value
+    return value
+
+
 def _remove(path: Path) -> None:
     import shutil
 
@@ -182,15 +199,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"instructscale": __version__}
-    for pkg in ("torch", "transformers", "trl", "peft", "datasets", "openai"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
