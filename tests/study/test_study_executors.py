@@ -55,6 +55,8 @@ def test_workers_give_the_sequential_scores_and_record_where_each_unit_ran(seque
 
 
 def test_a_failed_unit_stops_only_its_dependents_and_the_rerun_redoes_only_them(tmp_path):
+    # a folder that is no model: it exists, so the preflight lets it by, and training fails on it
+    (tmp_path / "no-such-model").mkdir()
     arms = [{"name": "ok"}, {"name": "bad", "base_model": {"path": str(tmp_path / "no-such-model")}}]
     path = write_tiny_study(tmp_path, arms=arms, subsets={"sizes": [15]}, executor={"kind": "workers",
                                                                                    "workers": 2})
@@ -80,17 +82,15 @@ def test_a_failed_unit_stops_only_its_dependents_and_the_rerun_redoes_only_them(
 
 
 def test_the_inline_executor_is_todays_run_and_a_failure_raises_the_stage_error(tmp_path):
-    path = write_tiny_study(tmp_path, eval={"path": str(tmp_path / "eval.jsonl")})
-    (tmp_path / "eval.jsonl").write_text('{"question": "1+1?", "class": "math", "std_answer": "2"}\n',
-                                         encoding="utf-8")
+    (tmp_path / "broken.gguf").write_bytes(b"not a gguf file")  # exists (the preflight passes), unreadable
+    path = write_tiny_study(tmp_path, base_model={"path": str(tmp_path / "broken.gguf")})
     study = Study(load_study(path), source=str(path))
     assert type(make_executor(study)).__name__ == "Inline"
     assert type(make_executor(study, "workers")).__name__ == "Workers"
-    (tmp_path / "eval.jsonl").write_text("not json\n", encoding="utf-8")  # changed after planning
-    with pytest.raises(InputError, match=r"eval.jsonl, line 1: broken JSON"):  # the stage's own error
-        study.run(only=["eval"])
-    failed = manifests(tmp_path / "run")["eval"]
-    assert failed["status"] == "failed" and "broken JSON" in failed["error"] and failed["runner"]["executor"] == "local"
+    with pytest.raises(ConfigError, match=r"cannot read GGUF file .*broken.gguf"):  # the stage's own error
+        study.run(only=["base"])
+    failed = manifests(tmp_path / "run")["base"]
+    assert failed["status"] == "failed" and "GGUF magic" in failed["error"] and failed["runner"]["executor"] == "local"
 
 
 def test_gpu_needs_per_stage_and_bad_executor_blocks(tmp_path):

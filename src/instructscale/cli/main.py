@@ -50,14 +50,15 @@ def _plain_help(command) -> None:
     for param in command.params:
         if param.metavar is not None or not hasattr(param, "type_descriptor") or param.type_descriptor.is_choice:
             continue
+        desc = param.type_descriptor
+        label = "<" + ("path" if desc.is_path else param.bare_type().removeprefix("list[").removesuffix("]")).lower() + ">"
         if param.param_type_name == "argument":
             param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+            param.display_type_rich = lambda ctx, label=label: label  # beside the name: <path>, not <list[Path]>
             if param.required:  # typer writes a required argument as {NAME} in the usage line
                 param._usage_display_name = lambda name=param.metavar: name
         elif not param.is_flag:
-            desc = param.type_descriptor
-            label = "path" if desc.is_path else param.bare_type().removeprefix("list[").removesuffix("]")
-            param.metavar = f"<{label.lower()}>"
+            param.metavar = label
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
 
