@@ -14,7 +14,7 @@ import pytest
 ACCELERATE_CONFIGS = Path(__file__).parents[2] / "configs" / "accelerate"
 
 
-def _launch(config: str, data, base, out) -> dict:
+def _launch(config: str, data, base, out, *flags: str) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -22,7 +22,7 @@ def _launch(config: str, data, base, out) -> dict:
            "--num_processes", "2", "--main_process_port", str(port),
            "-m", "instructscale", "train", "--data", str(data), "--base-model", str(base), "--out", str(out),
            "--preset", "demo", "--effective-batch-size", "8", "--per-device-batch-size", "2",
-           "--max-steps", "2", "--max-length", "64"]
+           "--max-steps", "2", "--max-length", "64", *flags]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((Path(out) / "instructscale.json").read_text())
@@ -50,10 +50,12 @@ def test_zero3_offload_on_two_cpu_processes_loads_sharded_and_answers(tiny_pool_
     from instructscale.respond import ModelSpec, RespondConfig, run_respond
 
     base, out = tiny_base_model("bloom"), tmp_path / "zero3"
-    metrics = _launch("deepspeed_zero3_offload.yaml", tiny_pool_path, base, out)  # precision: auto (the preset's)
+    # precision: auto (the preset's); --packing makes the packing check run on the partitioned model
+    metrics = _launch("deepspeed_zero3_offload.yaml", tiny_pool_path, base, out, "--packing")
     assert metrics["sharding"] == "deepspeed zero-3"
     assert metrics["zero3_init"] is True  # from_pretrained built the model partitioned, not whole on each rank
     assert metrics["load_dtype"] == "bfloat16"  # the YAML's mixed_precision; DeepSpeed keeps fp32 masters itself
+    assert metrics["packing"] is False and metrics["group_by_length"] is True  # Bloom mixes packed examples
     assert _changed_weights(base, out) > 0
 
     write_jsonl(tmp_path / "eval.jsonl", [EvalItem(id=f"q{i}", category="open_qa", question=f"问题 {i}")
