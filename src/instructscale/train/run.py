@@ -59,7 +59,7 @@ class PreparedRun:
     group_by_length: bool
     grad_accum: int
     num_processes: int
-    load: dict  # how the model was loaded and sharded: zero3_init, sharding, load_peak_rss_mb per rank
+    load: dict  # how the model was loaded and sharded: zero3_init, load_dtype, sharding, load_peak_rss_mb per rank
 
 
 def prepare_training(cfg: TrainConfig) -> PreparedRun:
@@ -115,6 +115,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     trainer.save_model(str(out))
+    peak_rss_mb = _per_rank(_peak_rss_mb())  # every rank takes part
     result = TrainResult(out=out, steps=trainer.state.global_step, train_loss=output.training_loss,
                          n_examples=run.n_examples, n_truncated=tokenized.truncated, packing=run.packing)
     if trainer.is_world_process_zero():
@@ -122,7 +123,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         metrics = {**output.metrics, "steps": result.steps, "tokens": tokenized.tokens,
                    "n_truncated": tokenized.truncated, "packing": run.packing,
                    "group_by_length": run.group_by_length, "gradient_accumulation": run.grad_accum,
-                   "num_processes": run.num_processes, **run.load}
+                   "num_processes": run.num_processes, **run.load, "peak_rss_mb": peak_rss_mb}
         _write_metadata(out, cfg, run.template, run.n_examples, metrics)
         if not cfg.keep_checkpoints:
             for ckpt in out.glob("checkpoint-*"):
@@ -215,11 +216,17 @@ def _load_facts(model) -> dict:
     """What the run's metadata records about loading, right after `from_pretrained`: whether
     ZeRO-3's zero.Init built the model partitioned (DeepSpeed tags each parameter it owns
     with a `ds_id`), and this rank's peak host memory so far."""
-    import resource
-
     return {"zero3_init": any(hasattr(p, "ds_id") for p in model.parameters()),
             "load_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
-            "load_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "load_peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident host memory so far (weights that transformers maps from
+    safetensors count only once touched, so the peak after training is the telling one)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
 
 
 def _sharding(trainer) -> dict:
