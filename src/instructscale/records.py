@@ -8,7 +8,7 @@ file can refer to items of an evaluation set that was imported without ids.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,9 +103,29 @@ class Judgement(Record):
     note: str | None = None  # how the request was adapted (inputs cut to fit the judge's context)
 
 
+class PairJudgement(Record):
+    """One pairwise verdict: a model's answer against the reference answer (`against`) for one
+    item, in one order (`swapped`: the model's answer shown second). `verdict` is from the
+    model's side: win, loss or tie; None when the judge gave no valid verdict."""
+
+    item_id: str
+    model: str
+    against: str
+    judge: str
+    swapped: bool = False
+    repeat: int = 0
+    sample: int = 0
+    category: str | None = None
+    verdict: Literal["win", "loss", "tie"] | None = None
+    raw: str = ""
+    error: str | None = None
+    note: str | None = None
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     "example": InstructionExample,
     "eval": EvalItem,
     "response": Response,
     "judgement": Judgement,
+    "pair_judgement": PairJudgement,
 }

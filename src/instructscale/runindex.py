@@ -45,6 +45,10 @@ class RunIndex(BaseModel):
                                                                             "(for the self-preference warning)")
     benchmarks: dict[str, str] = Field(default_factory=dict, description="lm-eval judge name -> its results JSON "
                                                                           "(benchmark scores per model and task)")
+    sequential: str | None = Field(None, description="Record of a sequential evaluation's looks (sequential.json; "
+                                                      "None: every item judged at once)")
+    pairwise: dict[str, str] = Field(default_factory=dict, description="pairwise judge name -> its PairJudgement "
+                                                                        "JSON Lines")
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:

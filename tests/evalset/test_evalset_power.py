@@ -102,3 +102,22 @@ def test_cli_advise_bad_sizes_is_a_one_line_error():
     result = CliRunner().invoke(app, ["evalset", "advise", "--sizes", "1000"])
     assert result.exit_code == 2
     assert "--sizes" in result.output
+
+
+@pytest.mark.parametrize("slope_sd", [0.2, 0.3])
+def test_advised_counts_give_80_percent_power_for_the_verdict_they_size(slope_sd):
+    """Through the report's own bootstrap and verdict rule (not a t-test; report/simulate.py): at
+    `items_needed(claim="gain")` a true late slope of delta is called improving 80% of the time; at
+    `items_needed(claim="no gain")` a true slope of 0 is called plateaued 80% of the time (the gain-sized
+    count gives it about 65%). 500 simulated categories per check: the Monte Carlo SE of a share near
+    80% is 1.8 points, so 80% +- 4.5 points (2.5 SE)."""
+    from instructscale.report.config import VerdictThresholds
+    from instructscale.report.simulate import late_slope_verdicts
+
+    t, sims, rng = VerdictThresholds(), 500, np.random.default_rng(int(slope_sd * 100))
+    n_gain = items_needed(slope_sd, t.delta)
+    n_flat = items_needed(slope_sd, t.delta, claim="no gain")
+    assert n_flat > n_gain
+    gain = late_slope_verdicts(slope_sd, t.delta, n_gain, sims, 400, t, rng)["improving"] / sims
+    flat = late_slope_verdicts(slope_sd, 0.0, n_flat, sims, 400, t, rng)["plateaued"] / sims
+    assert abs(gain - 0.80) <= 0.045 and abs(flat - 0.80) <= 0.045, (n_gain, gain, n_flat, flat)

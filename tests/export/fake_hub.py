@@ -1,5 +1,5 @@
-"""A minimal local Hugging Face Hub over real HTTP, enough for `HfApi.create_repo` and
-`HfApi.upload_folder` (every file uploaded inline as a regular git blob). It records the
+"""A minimal local Hugging Face Hub over real HTTP, enough for `HfApi.create_repo`,
+`HfApi.upload_folder` (every file uploaded inline as a regular git blob) and `HfApi.model_info`. It records the
 repos, the files of every commit and the Authorization headers it saw."""
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ class FakeHub:
                 body = json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):  # model_info: a known model repo, or the Hub's "repository not found"
+                m = re.fullmatch(r"/api/models/([^/]+/[^/?]+)(/revision/[^?]+)?(\?.*)?", self.path)
+                if m and ("model", m[1]) in hub.repos:
+                    return self._reply(200, {"id": m[1], "modelId": m[1], "sha": "0" * 40, "siblings": []})
+                body = json.dumps({"error": "Repository not found"}).encode()
+                self.send_response(404)
+                self.send_header("X-Error-Code", "RepoNotFound")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -4,6 +4,7 @@ conversations imported as a pool (multi-turn: split per assistant turn, or rejec
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +13,7 @@ from instructscale.cli.main import app
 from instructscale.datafiles import read_records, write_jsonl
 from instructscale.errors import InputError
 from instructscale.export.formats import read_conversations
-from instructscale.records import InstructionExample
+from instructscale.records import EvalItem, InstructionExample
 
 
 def _export(source, out, fmt):
@@ -78,10 +79,24 @@ def test_alpaca_and_llamafactory_files_of_every_split_of_a_run(tiny_study_run, t
 
     _export(tiny_study_run, tmp_path / "lf", "llamafactory")
     info = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())
-    assert set(info) == {"tiny_study_pool", "tiny_study_subset_20", "tiny_study_subset_50"}
+    assert set(info) == {"tiny_study_pool", "tiny_study_subset_20", "tiny_study_subset_50", "tiny_study_eval"}
     entry = info["tiny_study_subset_50"]
     assert entry["columns"] == {"prompt": "instruction", "query": "input", "response": "output"}
     assert len(json.loads((tmp_path / "lf" / entry["file_name"]).read_text())) == 50
+    items = [i for i in read_records(tiny_study_run / "eval" / "eval.jsonl", EvalItem) if i.reference]
+    assert json.loads((tmp_path / "lf" / "eval.json").read_text()) == [
+        {"instruction": i.question, "input": "", "output": i.reference} for i in items] and items
+    import yaml
+
+    meta = json.loads((tiny_study_run / "models" / "scale_20" / "instructscale.json").read_text())
+    train = yaml.safe_load((tmp_path / "lf" / "train_subset_50.yaml").read_text())
+    assert train["dataset"] == "tiny_study_subset_50" and train["eval_dataset"] == "tiny_study_eval"
+    assert (train["stage"], train["finetuning_type"], train["dataset_dir"]) == ("sft", "full", ".")
+    assert (train["learning_rate"], train["num_train_epochs"], train["cutoff_len"]) == (
+        meta["train"]["learning_rate"], meta["train"]["epochs"], meta["train"]["max_length"])
+    assert train["per_device_train_batch_size"] * train["gradient_accumulation_steps"] == \
+        meta["train"]["effective_batch_size"]
+    assert (Path(train["model_name_or_path"]) / "config.json").is_file()
 
 
 def test_bad_conversation_rows_name_the_line_and_field(tmp_path):

@@ -59,6 +59,8 @@ def test_dataset_card_parses_and_states_how_the_data_was_made(tiny_study_run, ex
     composition = json.loads((tiny_study_run / "subsets" / "manifest.json").read_text())["subsets"][0]["categories"]
     assert sum(composition.values()) == 20
     assert (exported / "dataset" / "report" / "report.html").exists()
+    assert meta["license"] == "other" and str(exported) not in card.text
+    assert 'load_dataset("ORG/NAME")' in card.text and 'load_dataset("ORG/NAME", "eval")' in card.text
 
 
 def test_each_scale_has_its_model_with_a_card_holding_its_scores(tiny_study_run, exported):
@@ -85,7 +87,14 @@ def test_each_scale_has_its_model_with_a_card_holding_its_scores(tiny_study_run,
     lo, hi = expected["macro"]["ci_low"], expected["macro"]["ci_high"]
     assert f"| macro | {expected['macro']['mean']:.3f} | [{lo:.3f}, {hi:.3f}] |" in card.text
     assert "subset_50" in card.text and "| learning_rate | 0.003 |" in card.text
-    assert "../../dataset/report/report.html" in card.text
+    assert "the study's report, `report/report.html` in its dataset" in card.text and "../" not in card.text
+    meta = card.data.to_dict()
+    assert meta["license"] == "other" and "base_model" not in meta  # the tiny base model is not on the Hub
+    assert str(tiny_study_run) not in card.text and "base (a local model, not on the Hub)" in card.text
+    assert all(r.metric_value == round(r.metric_value, 4) for r in card.data.eval_results)
+    index = json.loads((tiny_study_run / "index.json").read_text())
+    if index.get("teacher_model") and index["judge_models"].get(scores["judge"]) == index["teacher_model"]:
+        assert "**Warning:** judge 'teacher' is the teacher model" in card.text
 
 
 def test_push_to_hub_uploads_every_folder_through_huggingface_hub(tiny_study_run, tmp_path, monkeypatch):

@@ -43,3 +43,27 @@ def mentions_failing_item(body: dict) -> bool:
 def files_holding(root: Path, secret: str) -> list[Path]:
     """Every file under `root` (outputs, caches, manifests, lock files) that contains `secret`."""
     return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Factory: `small_disk(kib) -> folder` on a real file system of that size (a tmpfs, so
+    writes past it fail with a real 'No space left on device'); skipped where mounting is
+    not allowed (not root, or no CAP_SYS_ADMIN in a container)."""
+    import subprocess
+
+    mounted = []
+
+    def make(kib: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or done.returncode}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

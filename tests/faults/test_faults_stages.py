@@ -116,3 +116,21 @@ def test_generate_against_a_fault_then_a_healthy_server(fake_server, secret_key,
     kept = rows(out)
     assert len(kept) == 10 and len({(r["instruction"], r["input"]) for r in kept}) == 10
     assert_no_secret(second, tmp_path)
+
+
+def test_a_full_disk_under_the_reply_cache_is_one_line_and_the_judgements_written_are_kept(
+        fake_server, fault_inputs, secret_key, tmp_path, small_disk):
+    srv = fake_server(["评语" * 6000 + "。得分: 0.8"])  # 36 KB replies: the cache fills 192 KiB within the first 8
+    out, cache = tmp_path / "judgements.jsonl", small_disk(192) / "cache.sqlite"
+    first = cli(*judge_args(srv, fault_inputs, out, "--concurrency", 1, "--repeats", 3, "--cache", cache))
+    text = " ".join(first.output.split())
+    assert first.exit_code == 2 and "Traceback" not in first.output and "OperationalError" not in first.output
+    assert f"{cache}: cannot write the reply cache: database or disk is full" in text, first.output
+    kept = rows(out)
+    assert 0 < len(kept) < 24 and all(r["score"] == 0.8 for r in kept)
+    assert len(kept) >= srv.request_count - 1  # at most the reply the cache could not take is lost
+
+    srv.reset()
+    second = cli(*judge_args(srv, fault_inputs, out, "--concurrency", 1, "--repeats", 3, "--no-cache"))
+    assert second.exit_code == 0, second.output
+    assert srv.request_count == 24 - len(kept) and len(rows(out)) == 24

@@ -16,7 +16,7 @@ from instructscale.datafiles import read_jsonl_resumable
 from instructscale.llm.fake_server import Fault
 from instructscale.locks import exclusive
 from instructscale.study import Study, load_study
-from instructscale.study.units import Ledger, Unit
+from instructscale.study.units import Ledger, make_unit
 
 from conftest import KEY_ENV, SECRET, files_holding  # noqa: I001  (tests/faults/conftest.py)
 
@@ -89,13 +89,13 @@ def test_a_unit_whose_summary_names_unfinished_work_is_partial_and_runs_again(tm
         return {"incomplete": "3 API failures"} if len(calls) == 1 else {"ok": True}
 
     ledger = Ledger(tmp_path)
-    first = Unit("judge:x", "judge", {"a": 1}, run=work)
-    after = Unit("report", "report", {}, run=dict, after=[first])
-    assert ledger.execute(first)[0] == "partial" and ledger.state(first) == "partial"
+    first = make_unit("judge:x", "judge", {"a": 1})
+    after = make_unit("report", "report", {}, after=[first])
+    assert ledger.execute(first, work)[0] == "partial" and ledger.state(first) == "partial"
     assert ledger.waits(after) and "judge:x" in ledger.unfinished and "report" in ledger.unfinished
     ledger = Ledger(tmp_path)  # the next study run
-    assert ledger.execute(first)[0] == "ran" and ledger.state(first) == "done" and len(calls) == 2
-    assert not ledger.waits(after) and ledger.execute(first)[0] == "skipped"
+    assert ledger.execute(first, work)[0] == "ran" and ledger.state(first) == "done" and len(calls) == 2
+    assert not ledger.waits(after) and ledger.execute(first, work)[0] == "skipped"
 
 
 def test_a_second_study_run_on_the_same_run_directory_fails_at_once_naming_the_holder(fake_server, tmp_path):
@@ -106,3 +106,50 @@ def test_a_second_study_run_on_the_same_run_directory_fails_at_once_naming_the_h
         result = CliRunner().invoke(app, ["study", "run", str(path)])
     assert result.exit_code != 0 and f"PID {os.getpid()}" in result.output and "in use" in result.output
     assert not (tmp_path / "run" / "manifests").exists()  # nothing ran
+
+
+def test_a_truncated_model_is_damaged_not_done_and_the_next_run_retrains_only_it(fake_server, tmp_path):
+    srv = fake_server(["评语。得分: 1"])
+    path = tiny_study(tmp_path, srv.base_url)
+    run_dir = tmp_path / "run"
+    assert CliRunner().invoke(app, ["study", "run", str(path)]).exit_code == 0
+    weights = run_dir / "models" / "scale_20" / "model.safetensors"
+    whole = weights.read_bytes()
+    assert manifest(run_dir, "train:20")["outputs"]["models/scale_20/model.safetensors"]["size"] == len(whole)
+    weights.write_bytes(whole[: len(whole) // 2])
+
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert states["train:20"] == "damaged" and states["respond:20"] == "done" and states["base"] == "done"
+    status = CliRunner().invoke(app, ["study", "status", str(path)])
+    assert status.exit_code == 0 and "damaged" in status.output
+    respond = CliRunner().invoke(app, ["respond", "--model", f"m={weights.parent}", "--eval",
+                                       str(run_dir / "eval" / "eval.jsonl"), "--out", str(tmp_path / "r.jsonl")])
+    assert respond.exit_code == 2 and "Traceback" not in respond.output and "SafetensorError" not in respond.output
+    assert "cannot load model" in respond.output and len(respond.output.strip().splitlines()) <= 3
+
+    again = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "train:20: models/scale_20/model.safetensors has" in " ".join(again.output.split())
+    assert weights.read_bytes() == whole  # the same deterministic training, redone from scratch
+    states = {row.unit: row.state for row in Study(load_study(path), source=str(path)).status()}
+    assert set(states.values()) == {"done"}
+    third = dict(Study(load_study(path), source=str(path)).run())
+    assert set(third.values()) == {"skipped"}
+
+
+def test_a_done_unit_whose_output_file_changed_or_vanished_runs_again(tmp_path):
+    out = tmp_path / "out.txt"
+    calls = []
+
+    def work():
+        calls.append(1)
+        out.write_text("result", encoding="utf-8")
+        return {}
+
+    unit = make_unit("respond:1", "respond", {"a": 1}, outputs=[out])
+    assert Ledger(tmp_path).execute(unit, work)[0] == "ran" and Ledger(tmp_path).state(unit) == "done"
+    out.write_text("resulT", encoding="utf-8")  # same size, other bytes
+    assert Ledger(tmp_path).state(unit) == "damaged"
+    assert Ledger(tmp_path).execute(unit, work)[0] == "ran" and len(calls) == 2 and Ledger(tmp_path).state(unit) == "done"
+    out.unlink()
+    assert Ledger(tmp_path).state(unit) == "damaged"

@@ -225,3 +225,18 @@ def test_subsets_manifests_model_metadata_and_rating_prompts_name_the_line_of_no
     rating.write_bytes(b"system: x\nuser: " + GBK + b"\n")
     with pytest.raises(InputError, match=rf"^{rating}, line 2: not valid UTF-8$"):
         load_rating_prompt(str(rating))
+
+
+def test_a_duplicated_yaml_key_is_refused_in_every_yaml_reader_but_merge_keys_still_work(tmp_path):
+    twice = tmp_path / "train.yaml"
+    twice.write_text("train:\n  learning_rate: 0.1\n  learning_rate: 0.2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{twice}, line 3, field 'learning_rate': duplicate key \(first set on "
+                                         r"line 2\)"):
+        resolve_config("demo", twice)
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("a: {x: 1, x: 2}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 1, field 'x': duplicate key"):
+        read_yaml(flow)
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  x: 3\n", encoding="utf-8")
+    assert read_yaml(merged)["use"] == {"x": 3, "y": 2}

@@ -76,6 +76,7 @@ def test_scripted_replies_and_faults_are_counted(fake_server, tmp_path):
     srv.push_faults([Fault.server_error(), Fault.rate_limit(retry_after=0.01), Fault.malformed()])
     s = run_generate(_cfg(srv, tmp_path / "o.jsonl", target=5, concurrency=1, max_requests=6, max_attempts=4))
     assert s.kept == 2 and not s.reached_target  # the same two good tasks come back every time
+    assert s.incomplete == "2/5 examples at the request cap of 6 requests; the next run goes on from the kept ones"
     assert s.filtered == {"exact_duplicate": 10, "near_duplicate": 6, "missing_instruction": 6, "blacklisted_word": 6}
     assert s.usage["retries"] == 3 and s.failed_requests == 0 and srv.request_count == 9
 
@@ -140,11 +141,29 @@ def test_cli_summary_and_dry_run(fake_server, tmp_path):
     assert dry.exit_code == 0, dry.output
     assert "dry run: 40 examples" in dry.output and "$" in dry.output and srv.request_count == 0
     res = runner.invoke(app, ["generate", "--target", "40", "--out", str(out), "--base-url", srv.base_url,
-                              "--model", "t", "--concurrency", "4", "--prompt", "en", "--dedup-fields",
+                              "--teacher-model", "t", "--concurrency", "4", "--prompts", "en", "--dedup-fields",
                               "instruction+input", "--rouge-threshold", "0.9"])
     assert res.exit_code == 0, res.output
     assert "40/40 examples" in res.output and "category composition" in res.output
-    assert "Instruction:" in srv.requests[0]["messages"][0]["content"]
+    assert "Instruction:" in srv.requests[0]["messages"][0]["content"] and srv.requests[0]["model"] == "t"
+
+
+def test_old_flag_spellings_still_work_but_help_shows_one_vocabulary(fake_server, tmp_path):
+    """--model/--prompt were generate's names for the teacher and its prompt; --model is now the model
+    under test everywhere else, so they are hidden aliases of --teacher-model/--prompts."""
+    from instructscale.cli.main import app
+
+    srv = fake_server(make_teacher(3))
+    res = CliRunner().invoke(app, ["generate", "--target", "5", "--out", str(tmp_path / "p.jsonl"), "--base-url",
+                                   srv.base_url, "--model", "old-name", "--prompt", "en", "--dedup-fields",
+                                   "instruction+input", "--rouge-threshold", "0.9"])
+    assert res.exit_code == 0, res.output
+    assert srv.requests[0]["model"] == "old-name" and "Instruction:" in srv.requests[0]["messages"][0]["content"]
+    for command, shown, hidden in (("generate", ("--teacher-model", "--prompts"), ("--model ", "--prompt ")),
+                                   ("subsets", ("--rater-model", "--prompts"), ("--model ",)),
+                                   ("judge", ("--judge-model", "--prompts"), ("--model ",))):
+        text = CliRunner().invoke(app, [command, "--help"]).output
+        assert all(s in text for s in shown) and not any(h in text for h in hidden), (command, text)
 
 
 def test_seed_loader_builtin_set_and_errors(tmp_path):

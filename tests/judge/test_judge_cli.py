@@ -48,3 +48,23 @@ def test_user_errors_exit_2_without_traceback(judge_inputs, tmp_path):
     assert res.exit_code == 2 and "--scorer must be llm or reference" in res.output
     res = runner.invoke(app, _args(judge_inputs, tmp_path, "--prompts", str(tmp_path / "nope.yaml"), "--dry-run"))
     assert res.exit_code == 2 and "nope.yaml" in res.output and "Traceback" not in res.output
+
+
+def test_two_different_responses_for_one_item_model_and_sample_are_an_error_not_a_silent_pick(judge_inputs,
+                                                                                                tmp_path):
+    eval_path, resp_path = judge_inputs
+    second = tmp_path / "more.jsonl"
+    second.write_text(json.dumps({"item_id": "m1", "model": "small", "response": "small 的回答：8个"}) + "\n"
+                      + json.dumps({"item_id": "m1", "model": "small", "response": "另一个回答：9个"}) + "\n",
+                      encoding="utf-8")  # line 1 repeats resp_path's answer word for word: a harmless copy
+    res = runner.invoke(app, [*_args(judge_inputs, tmp_path, "--scorer", "reference"), "--responses", str(second)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert (f"{second}, line 2, field 'response': a second, different response of model 'small' to item 'm1' "
+            f"(sample 0); the first is at {resp_path}, line 1") in text
+    assert not (tmp_path / "out.jsonl").exists()
+    second.write_text(second.read_text().splitlines()[0] + "\n", encoding="utf-8")  # only the copy is left
+    res = runner.invoke(app, [*_args(judge_inputs, tmp_path, "--scorer", "reference"), "--responses", str(second)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and len({(r["model"], r["item_id"]) for r in rows}) == 8

@@ -130,3 +130,60 @@ def test_models_endpoint_and_subprocess_mode(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_a_closed_port_trips_the_breaker_naming_the_url_instead_of_retrying_every_call():
+    from instructscale.llm import ServerUnreachableError
+
+    url = _closed_port_url()
+    cfg = ClientConfig(base_url=url, model="m", backoff_base_s=0.01, max_attempts=5, max_unreachable=4, concurrency=2)
+    seen = {}
+
+    async def go():
+        async with ChatClient(cfg) as client:
+            seen["usage"] = client.usage
+            await asyncio.gather(*[client.chat(MSG) for _ in range(50)])
+
+    with pytest.raises(ServerUnreachableError, match=url.replace(".", r"\.")):
+        asyncio.run(go())
+    assert seen["usage"].requests < 4 + cfg.concurrency  # stopped before 6 requests; 50 calls x 5 attempts: 250
+
+
+def test_a_server_that_dies_mid_run_is_noticed_after_a_run_of_connection_failures(fake_server):
+    from instructscale.llm import ServerUnreachableError
+
+    srv = fake_server(["ok"])
+    cfg = ClientConfig(base_url=srv.base_url, model="m", backoff_base_s=0.01, max_unreachable=6, concurrency=2)
+    answered = []
+
+    async def go():
+        async with ChatClient(cfg) as client:
+            async def one(i):
+                if i == 10:  # from now on every connection is dropped unanswered, as by a dying server
+                    srv.always(Fault.drop())
+                result = await client.chat(MSG)
+                answered.append(result.ok)
+
+            for i in range(200):  # in order, so the server dies after exactly 10 answers
+                await one(i)
+
+    with pytest.raises(ServerUnreachableError, match="did not answer 6 attempts in a row"):
+        asyncio.run(go())
+    assert answered == [True] * 10 + [False]  # the 11th call gave up after 5 attempts, the 12th tripped
+    assert srv.request_count == 10 + 6  # stopped after 6 unanswered requests, not 190 calls x 5 attempts
+
+
+def test_answers_with_errors_never_trip_the_breaker(fake_server):
+    srv = fake_server(["fine"])
+    srv.push_faults([Fault.server_error()] * 6)
+    (res,), usage = _chat(srv, max_attempts=7, max_unreachable=2)
+    assert res.ok and usage.retries == 6  # a 500 is an answer: the server is up

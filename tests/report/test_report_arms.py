@@ -5,6 +5,7 @@ there and covers 0 on math; every arm gets its own curve and verdicts."""
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 
@@ -73,3 +74,6 @@ def test_arm_against_arm_finds_the_planted_gain_and_every_arm_has_its_curve(tmp_
     assert {(a["arm"], a["label"]) for a in answers} == {
         ("main", "0"), ("quality", "0"), ("main", "100"), ("main", "1000"), ("quality", "100 seed 0"),
         ("quality", "100 seed 1"), ("quality", "1000 seed 0"), ("quality", "1000 seed 1")}
+    board = {b["arm"]: b for b in csv.DictReader((run_dir / "report" / "leaderboard.csv").open())}
+    assert (board["quality"]["rank"], board["main"]["rank"]) == ("1", "2")  # the planted gain ranks it first
+    assert abs(float(board["quality"]["macro"]) - float(board["main"]["macro"]) - GAIN / 2) < 0.02

@@ -51,3 +51,27 @@ def test_item_browser_filters_from_the_address(report, tmp_path):
     gains = [float(g) for _, g, _ in shown]
     assert gains == sorted(gains, reverse=True) and min(gains) >= 0.4
     assert re.search(r"<h3>" + re.escape(shown[0][0]) + r" \(extraction\)</h3>", dom)  # first match is displayed
+
+
+def test_an_unbroken_long_answer_wraps_and_judge_replies_show_at_1400px(tmp_path):
+    """A base model's "ookook..." without a space must not push the score columns off a 1400 px
+    window; the shown answer's judge replies are listed under it."""
+    from instructscale.datafiles import read_records, write_jsonl
+    from instructscale.records import Response
+
+    run = make_run(tmp_path / "run")
+    rows = [r.model_copy(update={"response": "ook" * 1500}) if r.item_id == "extraction-00" else r
+            for r in read_records(run / "responses.jsonl", Response)]
+    write_jsonl(run / "responses.jsonl", rows)
+    html = Path(build_report(ReportConfig(run_dir=run, bootstrap_samples=200)).files["html"])
+    probe = html.with_name("probe.html")
+    probe.write_text(html.read_text(encoding="utf-8").replace(
+        "</body>", '<script>document.body.setAttribute("data-overflow", String(document.documentElement.scrollWidth'
+        ' - window.innerWidth));</script></body>'), encoding="utf-8")
+    dom = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'u'}",
+                          "--window-size=1400,900", "--dump-dom", probe.resolve().as_uri() + "#sort=id"],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "<h3>extraction-00 (extraction)</h3>" in dom, dom[-2000:]
+    overflow = re.search(r'data-overflow="(-?\d+)"', dom)
+    assert overflow and int(overflow.group(1)) <= 0, dom[-2000:]
+    assert "judge-llm: 3 replies" in dom and "repeat 2, score" in dom

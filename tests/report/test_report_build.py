@@ -143,6 +143,16 @@ def test_compare_outputs(built):
     md = (run / "report" / "compare.md").read_text()
     assert "synthetic vs lora" in md and "| Extraction | lora |" in md
 
+    board = list(csv.DictReader((run / "report" / "leaderboard.csv").open()))
+    assert [(b["rank"], b["run"], b["scale"]) for b in board] == [("1", "synthetic", "10K"), ("2", "lora", "10K")]
+    for b in board:  # each entry's largest scale, as in the comparison's long table
+        for category in ("math", "extraction", "translation", "macro"):
+            (cell,) = [r for r in rows if r["run"] == b["run"] and r["category"] == category and r["scale"] == "10K"]
+            assert float(b[category]) == float(cell["mean"])
+    assert float(board[0]["macro"]) - float(board[1]["macro"]) == pytest.approx(0.1 / 3, abs=0.02)
+    lines = (run / "report" / "leaderboard.md").read_text().splitlines()
+    assert lines[4].startswith("| rank | run | arm | scale (examples) | Math |") and lines[6].startswith("| 1 | synthetic |")
+
 
 def test_cli_report_prints_table_and_names_bad_judge(tmp_path):
     run = make_run(tmp_path / "run")
@@ -220,3 +230,82 @@ def test_terminal_table_fits_80_columns_with_every_verdict_whole(built):
     for row in summary.rows:
         assert any(line.startswith(display_name(row.category)) and line.rstrip().endswith(row.trend.verdict)
                    for line in lines), row.category
+
+
+def test_item_browser_carries_every_repeats_judge_reply_and_score(built):
+    run, s = built
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="items-data">(.*?)</script>', html, re.S).group(1))
+    item = next(i for i in data["items"] if i["id"] == "math-00")
+    answer = next(a for a in item["answers"] if a["label"] == "100")
+    expected = sorted((j.repeat, j.score, j.raw) for j in read_records(run / "judgements.jsonl", Judgement)
+                      if j.item_id == "math-00" and j.model == "tuned-100")
+    assert [tuple(r) for r in answer["replies"][JUDGE]] == [(score, raw) for _, score, raw in expected]
+    assert [r[1] for r in answer["replies"][JUDGE]] == ["no score"] * 3  # an unscored answer shows why
+    scored = next(a for a in item["answers"] if a["label"] == "10K")["replies"][JUDGE]
+    assert len(scored) == 3 and all(raw == f"得分: {score}" for score, raw in scored)
+    assert "function replies(td, a)" in html and "overflow-wrap: anywhere" in html
+
+
+def test_self_preference_warning_only_when_the_headline_judge_is_the_teacher(tmp_path):
+    from instructscale.runindex import load_index, save_index
+
+    run = make_run(tmp_path / "run")
+    index = load_index(run)
+    save_index(run, index.model_copy(update={"teacher_model": "gpt-4o", "judge_models": {JUDGE: "openai/GPT-4o"}}))
+    teacher = build_report(ReportConfig(run_dir=run, bootstrap_samples=100))
+    assert len(teacher.warnings) == 1 and f"judge '{JUDGE}' is the teacher model" in teacher.warnings[0]
+    reference = build_report(ReportConfig(run_dir=run, bootstrap_samples=100, primary_judge="reference"))
+    assert reference.judge == "reference" and reference.warnings == []
+
+
+def test_one_results_file_and_one_samples_log(built):
+    """results.json holds settings, versions, per-category CIs, verdicts and fits; samples.jsonl every
+    answer with every judge reply, like lm-eval's --log_samples."""
+    run, s = built
+    results = json.loads((run / "report" / "results.json").read_text())
+    scores = json.loads((run / "report" / "scores.json").read_text())
+    assert results["name"] == "synthetic" and results["versions"]["instructscale"] and isinstance(results["git"], dict)
+    assert results["config"]["study"] is None and results["config"]["report"]["bootstrap_samples"] == SAMPLES
+    main = results["results"]["main"]
+    assert {cat: r["verdict"] for cat, r in main.items()} == s.verdicts
+    for row in scores["rows"]:
+        assert main[row["category"]]["scales"] == row["cells"] and main[row["category"]]["fit"] == row["fit"]
+    samples = [json.loads(line) for line in (run / "report" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(samples) == len(SCALES) * 90
+    row = next(r for r in samples if r["item_id"] == "math-00" and r["model"] == "tuned-100")
+    assert row["question"] == "math question 0?" and row["reference"] is None and row["scale"] == "100"
+    expected = sorted((j.repeat, j.score, j.raw) for j in read_records(run / "judgements.jsonl", Judgement)
+                      if j.item_id == "math-00" and j.model == "tuned-100")
+    assert [(r["repeat"], r["score"], r["reply"]) for r in row["judgements"][JUDGE]] == expected
+    assert len(row["judgements"]["reference"]) == 1
+
+
+@pytest.mark.parametrize("how", ["lock", "manifest"])
+def test_a_report_while_a_judge_is_still_writing_warns_in_the_console_and_the_report(tmp_path, how):
+    from instructscale.datafiles import write_json, write_jsonl
+    from instructscale.locks import exclusive
+
+    run = make_run(tmp_path / "run")
+    records = read_records(run / "judgements.jsonl", Judgement)
+    half = {(j.model, j.item_id) for j in records if j.model in ("base-model", "tuned-100")}
+    write_jsonl(run / "judgements.jsonl", [j for j in records if (j.model, j.item_id) in half])
+    args = ["report", str(run), "--bootstrap-samples", "100"]
+    if how == "lock":
+        with exclusive(run / "judgements.jsonl", "the judgement file"):  # what `judge` holds while it appends
+            res = CliRunner().invoke(app, args)
+    else:
+        write_json(run / "manifests" / f"judge__{JUDGE}.json", {"unit": f"judge:{JUDGE}", "status": "running"})
+        res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    expected = f"judge '{JUDGE}' is not finished"
+    count = f"{len(half)} of {90 * len(SCALES)} answers judged so far"
+    text = " ".join(res.output.split())
+    assert expected in text and count in text
+    html = (run / "report" / "report.html").read_text().replace("&#39;", "'")
+    assert expected in html and count in html
+    if how == "manifest":
+        write_json(run / "manifests" / f"judge__{JUDGE}.json", {"unit": f"judge:{JUDGE}", "status": "done"})
+    res = CliRunner().invoke(app, args)  # the judge has finished (lock released, unit done): no warning
+    assert res.exit_code == 0 and expected not in " ".join(res.output.split())
+    assert expected not in (run / "report" / "report.html").read_text()

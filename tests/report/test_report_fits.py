@@ -66,3 +66,59 @@ def test_too_few_scales_for_a_fit_and_for_the_saturating_form():
     assert _fit(loglinear, sizes=[0, 200_000, 2_000_000]) is None
     f = _fit(loglinear, sizes=[0, 200_000, 600_000, 2_000_000])
     assert f.form == "log-linear" and set(f.aic) == set(f.form_shares) == {"log-linear"}
+
+
+def _rss(f, sizes, means):
+    p = f.params
+    fitted = [p["a"] - p["c"] * (s / p["n_max"]) ** -p["alpha"] for s in sizes]
+    return float(sum((m - v) ** 2 for m, v in zip(means, fitted)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_saturating_fit_agrees_with_curve_fit(seed):
+    """With exchangeable errors the fit is ordinary least squares, so scipy's curve_fit (started from
+    several exponents, best kept) is the reference: where its exponent lies inside the range searched,
+    the residual sum of squares agrees within 0.5%."""
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(seed)
+    truth = (rng.uniform(0.55, 0.85), rng.uniform(0.25, 0.4), rng.uniform(0.7, 3.0))
+
+    def curve(s):
+        return 0.1 if s == 0 else truth[0] - truth[1] * (s / 200_000) ** -truth[2]
+
+    f = _fit(curve, n=40, seed=seed)
+    if f.form != "saturating":
+        pytest.skip("the log-linear form won")
+    rng = np.random.default_rng(seed)  # the very same item scores _fit drew
+    means = np.array([curve(s) for s in SIZES])[None, :] + rng.normal(0, 0.2, (40, 1)) + rng.normal(0, 0.12, (40, 5))
+    y, tuned = means.mean(0)[1:], np.array(SIZES[1:], float)
+
+    def model(n, a, c, alpha):
+        return a - c * (n / tuned[-1]) ** -alpha
+
+    fits = []
+    for start in (0.3, 1.0, 3.0, 10.0):
+        try:
+            p, _ = curve_fit(model, tuned, y, p0=[y[-1], 0.1, start], maxfev=20_000)
+        except RuntimeError:
+            continue
+        fits.append((float(((model(tuned, *p) - y) ** 2).sum()), p))
+    reference, p = min(fits, key=lambda t: t[0])
+    if not 0.05 < p[2] < 50:
+        pytest.skip("curve_fit's exponent is outside the range searched")
+    assert _rss(f, tuned, y) <= reference * 1.005 + 1e-12
+    if p[2] < 5:  # a bend well inside the range is placed; steeper ones may be a step (next test)
+        assert f.note is None and f.data_needed.identified
+
+
+def test_a_bend_the_scales_cannot_place_is_reported_as_not_identified():
+    """All of the rise between the two smallest scales, flat after: any steep enough exponent fits as
+    well as a step, so where the curve reaches 0.6 (somewhere between 0.2M and 0.6M) is not identified."""
+    from instructscale.report.tables import UNIDENTIFIED, fit_cells
+
+    f = _fit(lambda s: 0.1 if s == 0 else (0.3 if s == 200_000 else 0.7), target=0.6, noise=0.02)
+    assert f.form == "saturating" and f.note and "not identified" in f.note
+    assert not f.data_needed.identified and f.data_needed.value is None and f.data_needed.ci_low is None
+    assert fit_cells(f, SIZES)["needed"] == UNIDENTIFIED
+    assert abs(f.doubling_gain.value) < 0.02  # what the fit does pin down is still reported

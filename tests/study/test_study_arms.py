@@ -108,8 +108,8 @@ def test_an_arm_with_its_own_base_model_gets_its_own_scale_0_and_shares_the_rest
     units = {u.name: u for u in graph.units}
     assert {"subsets", "base", "base@big", "respond:0", "respond:0@big", "train:20@small", "train:50@big"} <= set(units)
     assert "subsets@big" not in units and graph.arms_of["subsets"] == ("small", "big")
-    assert [u.name for u in units["train:20@big"].after] == ["subsets", "base@big"]
-    assert [u.name for u in units["respond:0@big"].after] == ["base@big", "eval"]
+    assert list(units["train:20@big"].after) == ["subsets", "base@big"]
+    assert list(units["respond:0@big"].after) == ["base@big", "eval"]
     assert units["train:20@small"].fingerprint != units["train:20@big"].fingerprint
     assert [r.name for r in graph.models["big"]] == ["scale_0@big", "scale_20@big", "scale_50@big"]
 
@@ -155,7 +155,7 @@ def test_an_llm_quality_arm_rates_the_pool_with_the_teacher_into_the_shared_cach
     units = {u.name: u for u in study.units()}
     assert units["subsets@quality"].settings["teacher"] == {"offline_demo": True, "seed": 0}
     assert "teacher" not in units["subsets"].settings
-    assert [u.name for u in units["train:20@quality"].after] == ["subsets@quality", "base"]
+    assert list(units["train:20@quality"].after) == ["subsets@quality", "base"]
 
 
 

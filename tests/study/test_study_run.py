@@ -142,3 +142,85 @@ def test_demo_run_against_an_external_openai_compatible_server(tmp_path, monkeyp
     assert requests > 0 and "offline demo teacher" not in result.output
     judged = [json.loads(line) for line in (tmp_path / "run" / "judgements" / "teacher.jsonl").read_text().splitlines()]
     assert judged and {j["judge"] for j in judged} == {"local"}
+
+
+def test_a_copied_run_read_from_elsewhere_names_its_own_report(tmp_path, monkeypatch):
+    """Manifests hold paths relative to the run dir, so a copied run (`--set run_dir=COPY`, run
+    from another working directory) prints a report path that exists, inside the copy."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=[{"name": "reference", "kind": "reference"}],
+                       run_dir="run")
+    run(path)
+    shutil.copytree(tmp_path / "run", tmp_path / "copies" / "run")
+    shutil.rmtree(tmp_path / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = run(path, "--set", f"run_dir={tmp_path / 'copies' / 'run'}")
+    shown = Path(re.search(r"HTML report: (\S+)", out).group(1))
+    assert shown.is_file() and shown.is_relative_to((tmp_path / "copies" / "run").resolve()), out
+    manifest = json.loads((tmp_path / "copies" / "run" / "manifests" / "report.json").read_text())
+    assert manifest["summary"]["files"]["html"] == "report/report.html"
+
+
+def test_results_file_holds_the_study_settings(tiny_study_run):
+    results = json.loads((tiny_study_run / "report" / "results.json").read_text())
+    study = results["config"]["study"]
+    assert study["name"] == "tiny study" and study["subsets"]["sizes"] == [20, 50]
+    assert set(results["results"]["main"]) >= {"macro", "micro"} and results["judges"]["teacher"] == "demo-teacher"
+    assert sum(1 for _ in (tiny_study_run / "report" / "samples.jsonl").open()) > 0
+
+
+def test_limit_shrinks_a_real_config_into_its_own_run_dir():
+    cfg = load_study(CONFIGS / "replica.yaml", limit=3)
+    full = load_study(CONFIGS / "replica.yaml")
+    assert cfg.run_dir == full.run_dir + "-smoke3" and cfg.eval.limit_per_category == 3
+    assert cfg.subsets.sizes == [15, 30, 45, 60] and cfg.data.generate["target"] == 95
+    assert cfg.train["max_steps"] == 3 and cfg.base_model == full.base_model and cfg.teacher == full.teacher
+    assert all(j.options.get("limit") == 3 for j in cfg.judges if j.kind == "lm-eval")
+    arms, full_arms = load_study(CONFIGS / "demo_arms.yaml", limit=2), load_study(CONFIGS / "demo_arms.yaml")
+    assert arms.subsets.sizes == [10 * (i + 1) for i in range(len(full_arms.subsets.sizes))]
+    assert [a.name for a in arms.arms] == [a.name for a in full_arms.arms]
+
+
+def test_smoke_run_end_to_end_leaves_the_real_run_alone(tmp_path):
+    path = write_study(tmp_path, eval={"demo_world_per_category": 3},
+                       judges=[{"name": "reference", "kind": "reference"}])
+    out = run(path, "--limit", "1")
+    smoke = tmp_path / "run-smoke1"
+    assert not (tmp_path / "run").exists() and (smoke / "report" / "report.html").is_file(), out
+    items = [json.loads(line) for line in (smoke / "eval" / "eval.jsonl").read_text().splitlines()]
+    categories = [i["category"] for i in items]
+    assert len(categories) == len(set(categories))  # one item per category
+    assert [sum(1 for _ in (smoke / "subsets" / f"subset_{n}.jsonl").open()) for n in (5, 10)] == [5, 10]
+    assert json.loads((smoke / "manifests" / "eval.json").read_text())["status"] == "done"
+
+
+def test_a_renamed_judge_rebuilds_the_report_and_the_index_lists_the_current_judges(tmp_path):
+    first = [{"name": "reference", "kind": "reference"}, {"name": "second", "kind": "reference"}]
+    path = write_study(tmp_path, subsets={"sizes": [20]}, judges=first)
+    run(path)
+    renamed = write_study(tmp_path, subsets={"sizes": [20]}, judges=[first[0], {**first[1], "name": "metrics"}])
+    again = outcomes(renamed)  # the primary judge is still 'reference': only the second one's name changed
+    assert again["judge:metrics"] == "ran" and again["report"] == "ran"
+    assert {k for k, v in again.items() if v != "skipped"} == {"judge:metrics", "report"}
+    index = json.loads((tmp_path / "run" / "index.json").read_text())
+    assert list(index["judgements"]) == ["reference", "metrics"] and index["primary_judge"] == "reference"
+    assert "metrics" in (tmp_path / "run" / "report" / "report.html").read_text()
+
+
+def test_the_printed_report_path_is_this_run_dirs_and_only_when_the_report_was_selected(tiny_study_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copied"
+    shutil.copytree(tiny_study_run, copy)
+    data = yaml.safe_load((tiny_study_run.parent / "study.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({**data, "run_dir": str(copy)}, allow_unicode=True), encoding="utf-8")
+    early = run(path, "--only", "eval,pool,subsets")
+    assert "HTML report" not in early and "verdict" not in early
+    out = " ".join(run(path).split())
+    assert "0 unit(s) ran" in out
+    assert f"HTML report: {(copy / 'report' / 'report.html').resolve()}" in out and str(tiny_study_run) not in out

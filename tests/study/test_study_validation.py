@@ -91,3 +91,46 @@ def test_cross_stage_checks_cover_each_arm(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.max_length \(96\) is more than base_model\.tiny\.max_positions "
                                           r"\(64\) \(arm 'small'\)"):
         build(tmp_path, arms=arms)
+
+
+@pytest.mark.parametrize("section, name", [("judges", "../../escaped"), ("judges", "a/b"), ("judges", ".."),
+                                           ("arms", "x..y"), ("arms", "../up")])
+def test_a_judge_or_arm_name_that_is_not_a_safe_file_name_is_refused_naming_file_line_and_key(tmp_path, section,
+                                                                                               name):
+    entry = {"name": name, "kind": "reference"} if section == "judges" else {"name": name}
+    path = write_study(tmp_path, **{section: [entry]})
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "name:" in text and name in text)
+    with pytest.raises(ConfigError) as info:
+        Study(load_study(path), source=str(path))
+    assert str(info.value).startswith(f"{path}, line {line}: {section}.0.name: '{name}' is not a safe name")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "escaped").exists()
+
+
+def test_a_cli_study_with_an_escaping_judge_name_writes_nothing_anywhere(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    path = write_study(tmp_path / "a" / "b", judges=[{"name": "../../escaped", "kind": "reference"}])
+    result = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert result.exit_code == 2 and "not a safe name" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "study.yaml"]
+
+
+def test_zero_demo_world_items_per_category_is_a_config_error_not_an_empty_done_eval(tmp_path):
+    with pytest.raises(ConfigError, match=r"eval\.demo_world_per_category: Input should be greater than or equal "
+                                          r"to 1"):
+        build(tmp_path, eval={"demo_world_per_category": 0})
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_key_set_twice_in_a_study_file_is_an_error_naming_file_line_and_key(tmp_path):
+    path = write_study(tmp_path)
+    text = path.read_text()
+    assert "\nseed: 0\n" in text
+    path.write_text(text.replace("\nseed: 0\n", "\nseed: 0\nseed: 7\n"), encoding="utf-8")
+    line = text.splitlines().index("seed: 0") + 2
+    with pytest.raises(InputError, match=rf"^{path}, line {line}, field 'seed': duplicate key \(first set on line "
+                                         rf"{line - 1}\)"):
+        load_study(path)
+    nested = path.read_text().replace("seed: 7\n", "").replace("  max_steps: 2\n", "  max_steps: 2\n  max_steps: 9\n")
+    path.write_text(nested, encoding="utf-8")
+    with pytest.raises(InputError, match=r"field 'max_steps': duplicate key"):
+        load_study(path)

@@ -109,3 +109,55 @@ def test_pool_can_be_a_datasets_folder(tmp_path):
     b = make_subsets(SubsetsConfig(pool=tmp_path / "pool_ds", sizes=[5, 10], out=tmp_path / "b", seed=1))
     assert a.pool_sha256 is not None and a.pool_sha256 == b.pool_sha256 and a.pool_size == 20
     assert [s.sha256 for s in a.subsets] == [s.sha256 for s in b.subsets]
+
+
+def test_pool_categories_are_normalised_by_the_eval_set_rule(tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    labels = ["Math ", "MATH", "math", "数学", "closed qa", "Closed-QA", None]
+    write_jsonl(pool, [{"instruction": f"task {i}", "output": f"answer {i}", **({"category": c} if c else {})}
+                       for i, c in enumerate(labels)])
+    manifest = make_subsets(SubsetsConfig(pool=pool, sizes=[7], out=tmp_path / "out", stratify=True))
+    assert manifest.subsets[0].categories == {"closed_qa": 2, "math": 4, "uncategorized": 1}
+    rows = [json.loads(line) for line in (tmp_path / "out" / "subset_7.jsonl").read_text().splitlines()]
+    assert sorted(r["category"] or "" for r in rows) == ["", "closed_qa", "closed_qa", "math", "math", "math", "math"]
+
+
+def test_a_pool_category_outside_the_12_is_refused_naming_file_line_and_field_unless_a_policy_says(tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, [{"instruction": f"task {i}", "output": "a", "category": c}
+                       for i, c in enumerate(["math", "poetry", "code", "poetry"])])
+    result = CliRunner().invoke(app, ["subsets", "--pool", str(pool), "--sizes", "2", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"{pool}, line 2, field 'category': unknown category label 'poetry'" in " ".join(result.output.split())
+    assert not (tmp_path / "x").exists()
+    other = make_subsets(SubsetsConfig(pool=pool, sizes=[4], out=tmp_path / "o", unknown="other"))
+    assert other.subsets[0].categories == {"code": 1, "math": 1, "other": 2} and other.unknown_labels == {"poetry": 2}
+    result = CliRunner().invoke(app, ["subsets", "--pool", str(pool), "--sizes", "2", "--out", str(tmp_path / "d"),
+                                      "--unknown", "drop"])
+    assert result.exit_code == 0, result.output
+    assert load_manifest(tmp_path / "d" / "manifest.json").pool_size == 2
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+def test_a_repeated_pool_row_or_id_is_in_a_subset_once(tmp_path, stratify):
+    pool = tmp_path / "pool.jsonl"
+    rows = [{"instruction": f"task {i}", "output": f"answer {i}", "category": "math"} for i in range(6)]
+    copies = [rows[2], {**rows[4], "id": "given-id"}, {**rows[4], "id": "given-id"}, rows[0]]
+    write_jsonl(pool, rows + copies)
+    manifest = make_subsets(SubsetsConfig(pool=pool, sizes=[6], out=tmp_path / "out", stratify=stratify))
+    ids = _ids(tmp_path / "out" / "subset_6.jsonl")
+    prompts = [json.loads(line)["instruction"] for line in (tmp_path / "out" / "subset_6.jsonl").read_text().splitlines()]
+    assert len(set(ids)) == 6 and sorted(prompts) == [f"task {i}" for i in range(6)]
+    assert manifest.pool_size == 6 and manifest.duplicates == 4
+    with pytest.raises(ConfigError, match="larger than the pool"):  # the copies do not count as examples
+        make_subsets(SubsetsConfig(pool=pool, sizes=[7], out=tmp_path / "big"))
+
+
+def test_one_id_for_two_different_pool_examples_is_an_error_naming_both_lines(tmp_path):
+    from instructscale.errors import InputError
+
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, [{"id": "x", "instruction": "a", "output": "1"}, {"id": "y", "instruction": "b", "output": "2"},
+                       {"id": "x", "instruction": "c", "output": "3"}])
+    with pytest.raises(InputError, match=rf"^{pool}, line 3, field 'id': id 'x' was already used on line 1"):
+        make_subsets(SubsetsConfig(pool=pool, sizes=[2], out=tmp_path / "out"))

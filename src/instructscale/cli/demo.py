@@ -54,6 +54,8 @@ def run(
     teacher_model: Optional[str] = typer.Option(None, "--teacher-model", help="Model name on --teacher-url."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting of the demo's study file: "
                                         "key.path=value."),
+    portable: bool = typer.Option(False, "--portable", help="Kernels that give the same numbers on every x86-64 "
+                                  "CPU (slower; into runs/demo_portable unless --run-dir)."),
 ):
     """Run the offline demo study end to end: generate, subsets, train, respond, judge, report.
 
@@ -63,6 +65,11 @@ def run(
 
     from instructscale.cli.study import preset_study, run_study
 
+    if portable:
+        from instructscale.reproducible import pin_cpu_kernels
+
+        pin_cpu_kernels()
+        run_dir = run_dir or Path("runs/demo_arms_portable" if arms else "runs/demo_portable")
     extra = [f"run_dir={run_dir}"] if run_dir else []
     if teacher_url:
         extra += ["teacher.offline_demo=false", f"teacher.base_url={teacher_url}",

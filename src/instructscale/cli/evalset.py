@@ -14,7 +14,7 @@ evalset_app = typer.Typer(help="Evaluation sets: import, Table 1 statistics, bui
 POLICY_HELP = "Unknown category labels: error (default), other (keep as 'other') or drop (skip the item)."
 
 
-def _policy(value: str) -> str:
+def label_policy(value: str) -> str:
     from instructscale.errors import ConfigError
 
     if value not in ("error", "other", "drop"):
@@ -33,7 +33,7 @@ def import_(
     from instructscale.datafiles import write_jsonl
     from instructscale.evalset import evalset_stats, import_evalset, stats_table
 
-    result = import_evalset(source, _policy(unknown))
+    result = import_evalset(source, label_policy(unknown))
     write_jsonl(out, result.items)
     stdout.print(stats_table(evalset_stats(result.items), title=f"{out}"))
     stdout.print(f"{len(result.items)} items written to {out} ({result.public_format} rows in the public release "
@@ -53,7 +53,7 @@ def stats(
     from instructscale.console import stdout
     from instructscale.evalset import evalset_stats, read_eval_items, stats_table
 
-    result = evalset_stats(read_eval_items(path, _policy(unknown)))
+    result = evalset_stats(read_eval_items(path, label_policy(unknown)))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:

@@ -17,6 +17,8 @@ def export(
     push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help="ORG/NAME: upload the dataset there and each model to ORG/NAME-<model> (token: HF_TOKEN or huggingface-cli login)."),
     private: bool = typer.Option(False, "--private", help="Create the Hub repos as private."),
     models: bool = typer.Option(True, "--models/--no-models", help="Export each scale's model (hub format)."),
+    license: str = typer.Option("other", "--license", help="License id in the cards (apache-2.0, cc-by-nc-4.0, ...); "
+                                "'other' says the terms are the teacher's and the base model's."),
 ):
     """Export a study's data and models for the Hub and for other trainers."""
     from instructscale.console import console
@@ -25,7 +27,7 @@ def export(
     if fmt == "hub":
         from instructscale.export import export_run
 
-        summary = export_run(source, out, repo_id=push_to_hub, models=models)
+        summary = export_run(source, out, repo_id=push_to_hub, models=models, license=license)
         splits = ", ".join(f"{name} ({n})" for name, n in summary.splits.items())
         console.print(f"dataset: {summary.dataset}: {splits}")
         for name, folder in summary.models.items():
@@ -39,23 +41,42 @@ def export(
         raise ConfigError("--push-to-hub uploads the hub format; leave out --format to use it")
     from instructscale.export.formats import write_format
 
-    splits, prefix = _splits(source)
-    for path in write_format(splits, fmt, out, dataset_prefix=prefix):
+    splits, prefix, extra = _splits(source, llamafactory=fmt == "llamafactory")
+    for path in write_format(splits, fmt, out, dataset_prefix=prefix, **extra):
         console.print(f"wrote {path}")
 
 
-def _splits(source: Path):
-    """(split name -> examples, dataset prefix) of a run directory or of one data file."""
-    from instructscale.datafiles import read_records
-    from instructscale.records import InstructionExample
+def _splits(source: Path, llamafactory: bool = False):
+    """(split name -> examples, dataset prefix, LLaMA-Factory extras) of a run directory or of one
+    data file. The extras: the run's eval set, and the training settings and base model its first
+    trained model recorded (else the replica preset and a BASE_MODEL placeholder)."""
+    import json
 
+    from instructscale.datafiles import read_records
+    from instructscale.records import EvalItem, InstructionExample
+
+    extra: dict = {}
     if (source / "index.json").exists():
         from instructscale.export.hub import run_splits
         from instructscale.runindex import load_index
 
         index = load_index(source)
-        return run_splits(index), index.name
-    return {source.stem: read_records(source, InstructionExample)}, source.stem
+        splits, prefix = run_splits(index), index.name
+        if llamafactory:
+            extra["eval_items"] = read_records(index.resolve(index.eval), EvalItem)
+            metas = sorted((source / "models").glob("*/instructscale.json"))
+            if metas:
+                meta = json.loads(metas[0].read_text(encoding="utf-8"))
+                base = meta.get("base_model")
+                extra.update(train=meta.get("train"), base_model=str(Path(base).resolve()) if base and Path(base).exists()
+                             else base)
+    else:
+        splits, prefix = {source.stem: read_records(source, InstructionExample)}, source.stem
+    if llamafactory and extra.get("train") is None:
+        from instructscale.train.config import presets
+
+        extra["train"] = presets()["replica"]
+    return splits, prefix, extra
 
 
 def import_conversations(

@@ -15,10 +15,12 @@ def generate(
     out: Path = typer.Option(..., "--out", help="Generated examples (JSON Lines of InstructionExample), appended; a rerun continues."),
     seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seed tasks, Alpaca seed JSON Lines [default: the built-in Chinese set]."),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="OpenAI-compatible endpoint of the teacher."),
-    model: str = typer.Option("gpt-3.5-turbo", "--model", help="Teacher model name."),
+    model: str = typer.Option("gpt-3.5-turbo", "--teacher-model", help="Teacher model name."),
+    old_model: Optional[str] = options.old_spelling("--model"),
     api_key_env: str = options.API_KEY_ENV,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
-    prompt: str = typer.Option("zh", "--prompt", help="Prompt template: zh, en, or a YAML file."),
+    prompt: str = typer.Option("zh", "--prompts", help="Prompt template: zh, en, or a YAML file."),
+    old_prompt: Optional[str] = options.old_spelling("--prompt"),
     num_seed_examples: int = typer.Option(3, "--num-seed-examples", min=0, help="Seed tasks shown per request (Alpaca: 3)."),
     num_new_tasks: int = typer.Option(20, "--num-new-tasks", min=1, help="New tasks asked for per request (Alpaca: 20)."),
     mix_generated: int = typer.Option(0, "--mix-generated", min=0, help="Generated tasks shown in place of as many seed examples per request."),
@@ -36,6 +38,9 @@ def generate(
     max_failed_share: float = options.MAX_FAILED_SHARE,
     seed: int = typer.Option(0, "--seed", help="Seed of the example sampling."),
     dry_run: bool = options.DRY_RUN,
+    batch: bool = options.BATCH,
+    batch_poll: float = options.BATCH_POLL,
+    batch_wait: Optional[float] = options.BATCH_WAIT,
 ):
     """Generate instruction data the Alpaca way (seed tasks as examples, a teacher LLM), with counted filters and
     Chinese-aware near-duplicate removal."""
@@ -47,11 +52,13 @@ def generate(
     from instructscale.llm import ClientConfig
     from instructscale.llm.failures import raise_for_failures
 
+    model, prompt = old_model or model, old_prompt or prompt
     if dedup_fields not in ("instruction", "instruction+input"):
         raise ConfigError(f"--dedup-fields must be instruction or instruction+input, not '{dedup_fields}'")
     client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
                           tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
-                          max_failed_share=max_failed_share, params={"temperature": temperature, "max_tokens": max_tokens})
+                          max_failed_share=max_failed_share, batch=batch, batch_poll_s=batch_poll,
+                          batch_wait_s=batch_wait, params={"temperature": temperature, "max_tokens": max_tokens})
     s = run_generate(GenerateConfig(
         out=out, target=target, client=client, seeds=seeds, prompt=prompt, num_seed_examples=num_seed_examples,
         num_new_tasks=num_new_tasks, mix_generated=mix_generated, rouge_threshold=rouge_threshold,
@@ -59,8 +66,8 @@ def generate(
         seed=seed))
     if s.estimate is not None:
         e = s.estimate
-        cost = "unknown (model not in the price table)" if e["cost_usd"] is None else \
-            f"${e['cost_usd']:.2f} (${e['cost_usd_at_cap']:.2f} at the request cap of {e['request_cap']})"
+        cost = options.cost_text(e, digits=2) + ("" if e["cost_usd_at_cap"] is None else
+                                                 f"; ${e['cost_usd_at_cap']:.2f} at the request cap of {e['request_cap']}")
         stdout.print(f"dry run: {e['needed']} examples to generate ({s.resumed} already in {out}): at least "
                      f"{e['requests']} requests, ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} completion "
                      f"tokens if every task were kept (expect 1.5-3x), cost {cost}")

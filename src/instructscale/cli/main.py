@@ -24,6 +24,10 @@ class _Group(TyperGroup):
     pydantic rejects, and file-system errors (a folder given as a file, a parent that is a
     file, no permission), which name the path."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_help(self)
+
     def invoke(self, ctx):
         from pydantic import ValidationError
 
@@ -35,6 +39,27 @@ class _Group(TyperGroup):
             raise _fail(validation_message(exc)) from None
         except OSError as exc:
             raise _fail(os_error_message(exc)) from None
+
+
+def _plain_help(command) -> None:
+    """Help as written, for every command under `command`: no rich markup (it swallowed every
+    `[default: ...]` and `[lmeval]` in help strings) and placeholders a user reads, not Python
+    types: `<int>` for `<int range>`, `<path>` for `<list[Path]>` (repeatable options say so),
+    `RUN_DIR` for `{run_dir}`."""
+    command.rich_markup_mode = None
+    for param in command.params:
+        if param.metavar is not None or not hasattr(param, "type_descriptor") or param.type_descriptor.is_choice:
+            continue
+        if param.param_type_name == "argument":
+            param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+            if param.required:  # typer writes a required argument as {NAME} in the usage line
+                param._usage_display_name = lambda name=param.metavar: name
+        elif not param.is_flag:
+            desc = param.type_descriptor
+            label = "path" if desc.is_path else param.bare_type().removeprefix("list[").removesuffix("]")
+            param.metavar = f"<{label.lower()}>"
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
 
 
 app = typer.Typer(

@@ -33,6 +33,8 @@ def report(
     stdout.print(summary.table())
     print_notes(summary)
     console.print(f"report: {summary.files['html']}")
+    if "leaderboard_markdown" in summary.files:
+        console.print(f"leaderboard of runs and arms: {summary.files['leaderboard_markdown']} (and .csv)")
 
 
 def print_notes(summary) -> None:

@@ -32,7 +32,7 @@ def respond(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed: same seed and inputs give the same answers."),
-    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="OpenAI-compatible endpoint (openai backend)."),
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai backend: the OpenAI-compatible server of the models under test (so a local one by default)."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight (openai backend)."),
     timeout: float = typer.Option(120.0, "--timeout", help="Per-request timeout in seconds (openai backend)."),

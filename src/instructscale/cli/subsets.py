@@ -18,10 +18,12 @@ def subsets(
     stratify: bool = typer.Option(False, "--stratify", help="Keep the pool's category proportions in every subset."),
     exclude_eval: Optional[Path] = typer.Option(None, "--exclude-eval", help="Evaluation set; pool examples that overlap it are removed first."),
     overlap_threshold: float = typer.Option(0.8, "--overlap-threshold", help="Similarity above which an example overlaps an eval item."),
+    unknown: str = typer.Option("error", "--unknown", help="Pool categories outside the 12 (after the eval set's normalisation): error (default), other (keep as 'other') or drop (leave the example out)."),
     select: str = typer.Option("random", "--select", help="Ranking: random, llm-quality, ifd, length or diversity."),
     mix: Optional[str] = typer.Option(None, "--mix", help="Category shares of every subset, e.g. math=0.3,code=0.2 (other categories share the rest)."),
     drop: Optional[str] = typer.Option(None, "--drop", help="Comma-separated categories left out of every subset."),
-    model: str = typer.Option("gpt-3.5-turbo", "--model", help="llm-quality: rater model name."),
+    model: str = typer.Option("gpt-3.5-turbo", "--rater-model", help="llm-quality: rater model name."),
+    old_model: Optional[str] = options.old_spelling("--model"),
     base_url: str = typer.Option("https://api.openai.com/v1", "--base-url", help="llm-quality: OpenAI-compatible endpoint of the rater."),
     api_key_env: str = options.API_KEY_ENV,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="llm-quality: requests in flight at once."),
@@ -36,6 +38,9 @@ def subsets(
     tpm: Optional[float] = options.TPM,
     price_table: Optional[str] = options.PRICE_TABLE,
     dry_run: bool = options.DRY_RUN,
+    batch: bool = options.BATCH,
+    batch_poll: float = options.BATCH_POLL,
+    batch_wait: Optional[float] = options.BATCH_WAIT,
     base_model: Optional[str] = typer.Option(None, "--base-model", help="ifd: base model (Hub id or folder) that computes the losses."),
     template: str = typer.Option("belle", "--template", help="ifd: prompt template, as in training."),
     max_length: int = typer.Option(512, "--max-length", help="ifd: tokens per example."),
@@ -44,6 +49,7 @@ def subsets(
     """Make nested, deterministic subsets of a pool (every smaller subset inside every larger one)."""
     from rich.table import Table
 
+    from instructscale.cli.evalset import label_policy
     from instructscale.console import stdout
     from instructscale.errors import ConfigError
     from instructscale.llm import ClientConfig
@@ -53,22 +59,23 @@ def subsets(
     methods = ("random", "llm-quality", "ifd", "length", "diversity")
     if select not in methods:
         raise ConfigError(f"--select must be one of {', '.join(methods)}, not '{select}'")
+    model = old_model or model
     client = None
     if select == "llm-quality":
         client = ClientConfig(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency, rpm=rpm,
                               tpm=tpm, max_attempts=max_attempts, timeout_s=timeout, price_table=price_table,
+                              batch=batch, batch_poll_s=batch_poll, batch_wait_s=batch_wait,
                               params={**DEFAULT_RATING_PARAMS, "max_tokens": max_tokens})
     selection = SelectConfig(method=select, mix=mix or {}, drop=drop or [], client=client, prompts=prompts,
                              reasks=reasks, cache=cache, use_cache=not no_cache, base_model=base_model,
                              template=template, max_length=max_length, batch_size=batch_size)
     cfg = SubsetsConfig(pool=pool, sizes=sizes, out=out, seed=seed, stratify=stratify, exclude_eval=exclude_eval,
-                        overlap_threshold=overlap_threshold, select=selection)
+                        overlap_threshold=overlap_threshold, unknown=label_policy(unknown), select=selection)
     if dry_run:
         e = estimate_subsets(cfg)
-        cost = "unknown (model not in the price table)" if e.get("cost_usd") is None else f"${e['cost_usd']:.4f}"
         stdout.print(f"dry run: {select} over {e['pool_size']} examples, sizes {e['sizes']}: ~{e['requests']} requests "
                      f"({e.get('cached', 0)} cached), ~{e['prompt_tokens']} prompt + ~{e['completion_tokens']} "
-                     f"completion tokens, cost {cost}")
+                     f"completion tokens, cost {options.cost_text(e) if e['requests'] else '$0'}")
         return
     manifest = make_subsets(cfg)
     table = Table("subset", "size", "file", "categories")

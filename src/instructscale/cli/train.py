@@ -9,6 +9,20 @@ from typing import Optional
 
 import typer
 
+
+def _presets_say(key: str) -> str:
+    """`[default: replica 2, demo 3]`: these options default to the --preset's value, so
+    help shows each preset's (read from the data file; the train package imports torch)."""
+    import yaml
+    from importlib import resources
+
+    presets = yaml.safe_load(resources.files("instructscale").joinpath("data/train_presets.yaml").read_text("utf-8"))
+    values = {name: preset[key] for name, preset in presets.items() if key in preset}
+    if len(set(values.values())) == 1:
+        return f"[default: {next(iter(values.values()))}]"
+    return "[default: " + ", ".join(f"{name} {value}" for name, value in values.items()) + "]"
+
+
 train_app = typer.Typer(help="Fine-tune a base model on a subset (full or LoRA), or on every subset of a manifest.",
                         no_args_is_help=True)
 
@@ -23,18 +37,18 @@ def train(
     out_root: Optional[Path] = typer.Option(None, "--out-root", help="Parent folder of per-subset runs (with --manifest)."),
     preset: str = typer.Option("replica", "--preset", help="Settings preset: replica (the study) or demo (tiny, CPU)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML of training settings (a `train:` section or top level)."),
-    template: Optional[str] = typer.Option(None, "--template", help="Prompt template: belle, alpaca or chat (tokenizer's)."),
-    loss_on: Optional[str] = typer.Option(None, "--loss-on", help="completion (default) or full."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Max tokens per example (inputs are shortened first)."),
-    effective_batch_size: Optional[int] = typer.Option(None, "--effective-batch-size", help="Per-device batch x grad. accumulation x processes."),
-    per_device_batch_size: Optional[int] = typer.Option(None, "--per-device-batch-size"),
-    epochs: Optional[float] = typer.Option(None, "--epochs"),
+    template: Optional[str] = typer.Option(None, "--template", help="Prompt template: belle, alpaca or chat (tokenizer's). " + _presets_say("template")),
+    loss_on: Optional[str] = typer.Option(None, "--loss-on", help="completion or full. " + _presets_say("loss_on")),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Max tokens per example (inputs are shortened first). " + _presets_say("max_length")),
+    effective_batch_size: Optional[int] = typer.Option(None, "--effective-batch-size", help="Per-device batch x grad. accumulation x processes. " + _presets_say("effective_batch_size")),
+    per_device_batch_size: Optional[int] = typer.Option(None, "--per-device-batch-size", help=_presets_say("per_device_batch_size")),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help=_presets_say("epochs")),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps (overrides epochs)."),
     min_steps: Optional[int] = typer.Option(None, "--min-steps", help="Train at least this many optimizer steps."),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr"),
-    lr_scheduler: Optional[str] = typer.Option(None, "--lr-scheduler", help="transformers scheduler name (constant, cosine, ...)."),
-    warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps"),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr", help=_presets_say("learning_rate")),
+    lr_scheduler: Optional[str] = typer.Option(None, "--lr-scheduler", help="transformers scheduler name (constant, cosine, ...). " + _presets_say("lr_scheduler")),
+    warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help=_presets_say("warmup_steps")),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help=_presets_say("weight_decay")),
     packing: Optional[bool] = typer.Option(None, "--packing/--no-packing", help="Pack examples into max-length rows."),
     group_by_length: Optional[bool] = typer.Option(None, "--group-by-length/--no-group-by-length"),
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="Train a LoRA adapter instead of all weights."),

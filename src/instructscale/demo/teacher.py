@@ -34,6 +34,9 @@ from instructscale.textsim import normalize_text, rouge_l
 DEFECT_RATE = 0.05  # per generated task: malformed block, near-duplicate or image task
 UNSCORED_RATE = 0.02  # judge replies without a parsable score
 NOISE_RATE = 0.3  # judge replies whose score moves by 0.1 from the computed one
+PAIR_FIRST_BIAS = 0.1  # pairwise replies that name answer A whatever the answers (a position bias)
+_PAIR = re.compile(r"^(?:问题|Question)[:：](?P<question>.*?)\n(?:(?:标准答案|Standard answer)[:：](?P<reference>.*?)\n)?"
+                   r"(?:【回答A】|\[Answer A\])\n(?P<a>.*)\n(?:【回答B】|\[Answer B\])\n(?P<b>.*)$", re.S)
 DEFAULT_TASKS = 5
 
 _TASK_LABEL = re.compile(r"^\s*(\d+)\s*[.、．)]\s*(指令|Instruction)\s*[:：]", re.M | re.I)
@@ -89,6 +92,10 @@ class Teacher:
         system = "\n".join(_text(m) for m in messages if m.get("role") == "system")
         user = "\n".join(_text(m) for m in messages if m.get("role") != "system")
         rng = self._rng(messages, body.get("seed"))
+        pair = _PAIR.match(user.strip())
+        if pair:
+            self._count("pairwise")
+            return self._pairwise(pair, rng)
         if _is_judge(system, user):
             self._count("judge")
             return self._judge(system, user, rng)
@@ -168,6 +175,14 @@ class Teacher:
             return ("The answer is partly reasonable, but I cannot give a precise grade." if english
                     else "这个回答有一定道理，但我难以给出确切的分数。")
         return f"{_comment(score, english)}\n{'Score' if english else '得分'}: {score:.1f}"
+
+    def _pairwise(self, pair: re.Match, rng: random.Random) -> str:
+        """The better answer by the absolute judge's score against the reference; equal: a tie.
+        A share of replies prefer answer A whatever the answers, so the orders disagree there."""
+        reference = pair["reference"] or self.known.get(_key(pair["question"]))
+        a, b = (_score(None, pair[k].strip(), reference) for k in ("a", "b"))
+        side = "A" if rng.random() < PAIR_FIRST_BIAS or a > b else "B" if b > a else "C"
+        return f"{'A' if a >= b else 'B'} is closer to the reference.\n[[{side}]]"
 
     # rating training data ---------------------------------------------------------
 

@@ -75,11 +75,17 @@ def build_evalset(pool: list[InstructionExample], *, factor: float = 1.0, counts
 def export_sheet(items: list[EvalItem], stem: str | Path) -> tuple[Path, Path]:
     """Write `<stem>.csv` (for spreadsheet tools) and `<stem>.jsonl`: annotators edit the
     `reference` column, `draft_answer` keeps the teacher's answer for comparison."""
-    stem = Path(stem)
     rows = [{"id": i.id, "category": i.category, "question": i.question, "draft_answer": i.reference or "",
              "reference": i.reference or ""} for i in items]
+    return write_sheet(rows, SHEET_COLUMNS, stem)
+
+
+def write_sheet(rows: list[dict], columns: list[str], stem: str | Path) -> tuple[Path, Path]:
+    """An annotation sheet as `<stem>.csv` and `<stem>.jsonl`, the same rows; read back with
+    `datafiles.iter_rows`, which names file and line in every error."""
+    stem = Path(stem)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=SHEET_COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
     csv_path, jsonl_path = stem.with_suffix(".csv"), stem.with_suffix(".jsonl")

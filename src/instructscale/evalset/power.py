@@ -12,6 +12,12 @@ smallest true effect detected with probability `power` is
 (the usual normal-approximation formula with Student t quantiles, which matters at the
 20-50 items per category real evaluation sets have). Items needed for an effect `delta` is the
 smallest n with MDE(n) <= delta.
+
+That sizes the verdict `improving` (a gain shown). The verdicts `plateaued` and `flat_poor` are
+claims of no meaningful gain: the slope's 95% CI inside +-delta, i.e. two one-sided tests at
+alpha/2 that must both pass. With a true slope of 0 each fails with probability (1 - power) / 2,
+so the second quantile is t[1 - (1 - power)/2] (t[0.9] for 80%): such a verdict needs about 35%
+more items than detecting a gain of the same delta (`claim="no gain"`).
 """
 
 from __future__ import annotations
@@ -19,30 +25,34 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from statistics import fmean, variance
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
 
 ALPHA, POWER = 0.05, 0.8
 MAX_ITEMS = 1_000_000  # beyond this, "items needed" is reported as not reachable
+Claim = Literal["gain", "no gain"]  # the verdict a figure is sized for: improving, or plateaued / flat_poor
 
 
-def mde(sd: float | None, n: int, alpha: float = ALPHA, power: float = POWER) -> float | None:
-    """Minimum detectable mean contrast with `n` items of per-item SD `sd` (None below 2 items)."""
+def mde(sd: float | None, n: int, alpha: float = ALPHA, power: float = POWER, claim: Claim = "gain") -> float | None:
+    """Minimum detectable mean contrast with `n` items of per-item SD `sd` (None below 2 items); for
+    `no gain`: the smallest margin +-m the CI fits inside with probability `power` when the truth is 0."""
     if sd is None or n < 2 or not math.isfinite(sd):
         return None
-    return _multiplier(n, alpha, power) * sd / math.sqrt(n)
+    return _multiplier(n, alpha, power, claim) * sd / math.sqrt(n)
 
 
-def items_needed(sd: float | None, delta: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
+def items_needed(sd: float | None, delta: float, alpha: float = ALPHA, power: float = POWER,
+                 claim: Claim = "gain") -> int | None:
     """Smallest number of items whose MDE is at most `delta` (None: unknown SD or over MAX_ITEMS)."""
     if sd is None or not math.isfinite(sd) or delta <= 0:
         return None
     if sd == 0:
         return 2
-    n = max(2, math.ceil((_multiplier(10**9, alpha, power) * sd / delta) ** 2))  # normal-quantile start
-    while n <= MAX_ITEMS and mde(sd, n, alpha, power) > delta:
-        n = max(n + 1, math.ceil((_multiplier(n, alpha, power) * sd / delta) ** 2))
+    n = max(2, math.ceil((_multiplier(10**9, alpha, power, claim) * sd / delta) ** 2))  # normal-quantile start
+    while n <= MAX_ITEMS and mde(sd, n, alpha, power, claim) > delta:
+        n = max(n + 1, math.ceil((_multiplier(n, alpha, power, claim) * sd / delta) ** 2))
     return n if n <= MAX_ITEMS else None
 
 
@@ -71,7 +81,8 @@ class CategoryPower(BaseModel):
     slope_items: int
     slope_sd: float | None  # SD over items of the per-item slope per tenfold data
     slope_mde: float | None
-    slope_items_needed: int | None  # items to detect a slope of delta per tenfold data
+    slope_items_needed: int | None  # items to detect a slope of delta per tenfold data (verdict improving)
+    flat_items_needed: int | None = None  # items to show no gain (CI inside +-delta) when the late slope is 0
     delta: float  # per tenfold data
 
 
@@ -85,7 +96,8 @@ def category_power(category: str, step_diffs, item_slopes, delta: float, step_de
                          step_sd=step_sd, step_mde=mde(step_sd, len(step), alpha, power),
                          step_items_needed=items_needed(step_sd, step_delta, alpha, power) if step_delta else None,
                          slope_items=len(slopes), slope_sd=slope_sd, slope_mde=mde(slope_sd, len(slopes), alpha, power),
-                         slope_items_needed=items_needed(slope_sd, delta, alpha, power))
+                         slope_items_needed=items_needed(slope_sd, delta, alpha, power),
+                         flat_items_needed=items_needed(slope_sd, delta, alpha, power, "no gain"))
 
 
 class Advice(BaseModel):
@@ -99,8 +111,9 @@ class Advice(BaseModel):
     step_delta: float  # the last step's gain if the curve rises by delta per tenfold data
     step_items_needed: int | None
     step_mde_now: float | None  # the last-step gain the current evaluation set would detect
-    slope_items_needed: int | None  # items to detect a late slope of delta per tenfold data
+    slope_items_needed: int | None  # items to detect a late slope of delta per tenfold data (improving)
     slope_mde_now: float | None
+    flat_items_needed: int | None = None  # items to show no gain (plateaued / flat_poor) when the slope is 0
 
 
 def advise(categories: list[str], delta: float, sizes: list[int], late_points: int = 3, sd: float = 0.25,
@@ -135,7 +148,8 @@ def advise(categories: list[str], delta: float, sizes: list[int], late_points: i
                           step_delta=step_delta, step_items_needed=items_needed(diff_sd, step_delta, alpha, power),
                           step_mde_now=mde(diff_sd, n_now, alpha, power),
                           slope_items_needed=items_needed(slope_sd, delta, alpha, power),
-                          slope_mde_now=mde(slope_sd, n_now, alpha, power)))
+                          slope_mde_now=mde(slope_sd, n_now, alpha, power),
+                          flat_items_needed=items_needed(slope_sd, delta, alpha, power, "no gain")))
     return out
 
 
@@ -162,11 +176,12 @@ def _pilot_sds(judgements) -> dict[str, tuple[float, float | None]]:
     return out
 
 
-def _multiplier(n: int, alpha: float, power: float) -> float:
+def _multiplier(n: int, alpha: float, power: float, claim: Claim = "gain") -> float:
     from scipy.stats import t
 
     df = n - 1
-    return float(t.ppf(1 - alpha / 2, df) + t.ppf(power, df))
+    beta = 1 - power if claim == "gain" else (1 - power) / 2  # no gain: either one-sided test may fail
+    return float(t.ppf(1 - alpha / 2, df) + t.ppf(1 - beta, df))
 
 
 def advice_table(rows: list[Advice], delta: float):
@@ -176,14 +191,15 @@ def advice_table(rows: list[Advice], delta: float):
     def num(v, digits=3):
         return "-" if v is None else f"{v:.{digits}f}"
 
-    table = Table(title=f"Items per category to detect delta = {delta:g} per tenfold data "
-                        f"(80% power, two-sided 5%, paired over items)")
+    table = Table(title=f"Items per category for 80% power at delta = {delta:g} per tenfold data (two-sided 5%, "
+                        f"paired over items): to show a gain of delta (improving), or no gain beyond +-delta "
+                        f"when there is none (plateaued / flat_poor)")
     for name in ("category", "items now", "diff SD", "SD from", "last step gain", "items needed", "MDE now",
-                 "late slope: items needed", "MDE now"):
+                 "late slope: items for a gain", "MDE now", "items for no gain"):
         table.add_column(name, justify="left" if name in ("category", "SD from") else "right")
     for r in rows:
         table.add_row(r.category, "-" if r.current_items is None else str(r.current_items), num(r.diff_sd), r.source,
                       num(r.step_delta), "-" if r.step_items_needed is None else str(r.step_items_needed),
                       num(r.step_mde_now), "-" if r.slope_items_needed is None else str(r.slope_items_needed),
-                      num(r.slope_mde_now))
+                      num(r.slope_mde_now), "-" if r.flat_items_needed is None else str(r.flat_items_needed))
     return table

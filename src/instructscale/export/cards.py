@@ -42,9 +42,10 @@ def size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def dataset_card(index: RunIndex, splits: list[dict], composition: list[dict], *, repo_id: str,
-                 report_link: str | None) -> DatasetCard:
-    """`splits`: [{config, name, rows, what, path}]; `composition`: [{name, counts}]."""
+def dataset_card(index: RunIndex, splits: list[dict], composition: list[dict], *, repo_id: str | None,
+                 report_link: str | None, license: str = "other") -> DatasetCard:
+    """`splits`: [{config, name, rows, what, path}]; `composition`: [{name, counts}]. Without a
+    `repo_id` the card's loading example names ORG/NAME, never this machine's folder."""
     run_dir = index.resolve(".")
     units = unit_manifests(run_dir)
     pool_unit, subsets_unit = units.get("pool", {}), units.get("subsets", {})
@@ -60,7 +61,7 @@ def dataset_card(index: RunIndex, splits: list[dict], composition: list[dict], *
         configs.setdefault(s["config"], []).append({"split": s["name"], "path": s["path"]})
     language = {"zh": ["zh"], "en": ["en"]}.get((generation or {}).get("prompt"))
     data = DatasetCardData(
-        pretty_name=f"{index.name} (instruction data)", task_categories=["text-generation"], tags=TAGS,
+        pretty_name=f"{index.name} (instruction data)", license=license, task_categories=["text-generation"], tags=TAGS,
         size_categories=[size_category(max(s["rows"] for s in splits))], **({"language": language} if language else {}),
         configs=[{"config_name": name, "data_files": files} for name, files in configs.items()])
     return DatasetCard.from_template(
@@ -77,6 +78,21 @@ def _teacher_name(teacher: dict) -> str:
     return teacher.get("model") or "unknown"
 
 
+def hub_base_model(base: str) -> str | None:
+    """The Hub id of a base model: `base` itself when it is one, or the id a local folder was
+    saved from (its config.json `_name_or_path`); None for a model made locally (the tiny one)."""
+    def hub_like(name: str) -> bool:
+        return name.count("/") == 1 and not name.startswith((".", "/")) and not Path(name).exists()
+
+    if hub_like(base):
+        return base
+    config = Path(base) / "config.json"
+    if config.is_file():
+        origin = str(json.loads(config.read_text(encoding="utf-8")).get("_name_or_path", ""))
+        return origin if hub_like(origin) else None
+    return None
+
+
 def scale_scores(scores: dict | None, entry: ScaleEntry) -> list[dict]:
     """Per-category cells of report/scores.json at this scale (categories, then macro and micro)."""
     if not scores:
@@ -91,25 +107,31 @@ def scale_scores(scores: dict | None, entry: ScaleEntry) -> list[dict]:
 
 
 def model_card(index: RunIndex, entry: ScaleEntry, meta: dict[str, Any], scores: dict | None, *, repo_id: str,
-               load_from: str, dataset_repo: str | None, report_link: str | None) -> ModelCard:
+               load_from: str, dataset_repo: str | None, report_link: str | None, license: str = "other"
+               ) -> ModelCard:
     """Card of one scale's model: `meta` is its instructscale.json (training metadata); `load_from`
-    is what from_pretrained is given in the card's snippet (the Hub repo, or the exported folder)."""
-    base = str(meta.get("base_model", "?"))
+    is what from_pretrained is given in the card's snippet (the Hub repo, or ORG/NAME-<model>).
+    A local base model is named by its Hub origin or folder name, never by this machine's path."""
+    from instructscale.report.bias import self_preference
+
+    local_base = str(meta.get("base_model", "?"))
+    hub_base = hub_base_model(local_base)
+    base = hub_base or f"{Path(local_base).name} (a local model, not on the Hub)"
     train = meta.get("train", {})
     rows = scale_scores(scores, entry)
     judge = (scores or {}).get("judge", "-")
     results = [EvalResult(task_type="text-generation", dataset_type=dataset_repo or "local",
                           dataset_name=f"{index.name} evaluation set", dataset_split="test",
-                          metric_type="judge_score", metric_name=f"{r['category']} ({judge})", metric_value=r["mean"])
+                          metric_type="judge_score", metric_name=f"{r['category']} ({judge})",
+                          metric_value=round(r["mean"], 4))
                for r in rows if r["mean"] is not None]
     benchmarks = benchmark_scores(index, entry.model)
     results += [EvalResult(task_type="text-generation", dataset_type=b["task"], dataset_name=b["task"],
                            metric_type=b["metric"], metric_name=f"{b['task']} {b['metric']} (lm-eval)",
-                           metric_value=b["value"]) for b in benchmarks]
-    hub_base = not Path(base).exists() and base.count("/") == 1  # a local folder is no Hub reference
+                           metric_value=round(b["value"], 4)) for b in benchmarks]
     data = ModelCardData(
-        model_name=repo_id, library_name="peft" if meta.get("adapter") else "transformers",
-        pipeline_tag="text-generation", tags=TAGS, **({"base_model": base} if hub_base else {}),
+        model_name=repo_id, license=license, library_name="peft" if meta.get("adapter") else "transformers",
+        pipeline_tag="text-generation", tags=TAGS, **({"base_model": hub_base} if hub_base else {}),
         **({"datasets": [dataset_repo]} if dataset_repo else {}), **({"eval_results": results} if results else {}))
     training = {k: train[k] for k in TRAINING_KEYS if k in train}
     training["steps"] = meta.get("metrics", {}).get("steps", "-")
@@ -117,7 +139,8 @@ def model_card(index: RunIndex, entry: ScaleEntry, meta: dict[str, Any], scores:
         data, template_path=_template("model_card.md.j2"), model_name=repo_id, study=index.name, base_model=base,
         adapter=bool(meta.get("adapter")), subset_name=Path(entry.subset or "").stem, n_examples=meta.get("n_examples"),
         dataset_repo=dataset_repo, training=training, template=meta.get("template", {"name": "?", "prompt": ""}),
-        repo_id=load_from, judge=judge, scores=rows, benchmarks=benchmarks, report_link=report_link)
+        repo_id=load_from, judge=judge, scores=rows, benchmarks=benchmarks, report_link=report_link,
+        warnings=self_preference(index, judge))
 
 
 def benchmark_scores(index: RunIndex, model: str) -> list[dict]:

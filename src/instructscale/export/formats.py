@@ -3,7 +3,8 @@
 Written per split (the pool, every subset): Alpaca JSON (`instruction`, `input`, `output`),
 ShareGPT JSON Lines (`id`, `conversations` of `from`/`value` turns, `category`), OpenAI
 `messages` JSON Lines, and LLaMA-Factory (Alpaca files plus a `dataset_info.json` entry per
-split). One example becomes one user turn (the prompt: instruction, then input on a new line)
+split, the evaluation set's items with a reference as an eval split, and one training YAML per
+split with the study's settings). One example becomes one user turn (the prompt: instruction, then input on a new line)
 and one assistant turn (the output).
 
 Read back (`read_conversations`): ShareGPT or `messages` rows. A conversation with several
@@ -19,9 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from instructscale.datafiles import iter_rows, validate_row, write_json, write_jsonl
+from instructscale.datafiles import iter_rows, validate_row, write_json, write_jsonl, write_text
 from instructscale.errors import InputError
-from instructscale.records import InstructionExample
+from instructscale.records import EvalItem, InstructionExample
 
 FORMATS = ("alpaca", "sharegpt", "messages", "llamafactory")
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
@@ -43,8 +44,10 @@ def messages_row(ex: InstructionExample) -> dict:
 
 
 def write_format(splits: dict[str, list[InstructionExample]], fmt: str, out: str | Path,
-                 dataset_prefix: str = "instructscale") -> list[Path]:
-    """Write every split in `fmt` into `out`; returns the files written."""
+                 dataset_prefix: str = "instructscale", *, eval_items: list[EvalItem] | None = None,
+                 train: dict[str, Any] | None = None, base_model: str | None = None) -> list[Path]:
+    """Write every split in `fmt` into `out`; returns the files written. LLaMA-Factory also gets
+    `eval_items` (those with a reference) and, with `train` (TrainConfig fields), a YAML per split."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}' (have: {', '.join(FORMATS)})")
     out = Path(out)
@@ -58,12 +61,49 @@ def write_format(splits: dict[str, list[InstructionExample]], fmt: str, out: str
             write_jsonl(path, [(sharegpt_row if fmt == "sharegpt" else messages_row)(ex) for ex in rows])
         written.append(path)
     if fmt == "llamafactory":
-        prefix = re.sub(r"\W+", "_", dataset_prefix).strip("_").lower() or "instructscale"
-        info = {f"{prefix}_{name}": {"file_name": f"{name}.json",
-                                     "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
-                for name in splits}
-        write_json(out / "dataset_info.json", info)
-        written.append(out / "dataset_info.json")
+        written += _llamafactory(splits, out, dataset_prefix, eval_items or [], train, base_model)
+    return written
+
+
+def _llamafactory(splits, out: Path, dataset_prefix: str, eval_items: list[EvalItem], train: dict[str, Any] | None,
+                  base_model: str | None) -> list[Path]:
+    """dataset_info.json naming every split (and `<prefix>_eval`), eval.json, and train_<split>.yaml:
+    `llamafactory-cli train train_<split>.yaml` run in OUT trains as the study did, logging eval loss."""
+    import yaml
+
+    prefix = re.sub(r"\W+", "_", dataset_prefix).strip("_").lower() or "instructscale"
+    files = {name: f"{name}.json" for name in splits}
+    written = []
+    scored = [i for i in eval_items if i.reference]
+    if scored:
+        write_json(out / "eval.json", [{"instruction": i.question, "input": "", "output": i.reference} for i in scored])
+        files["eval"] = "eval.json"
+        written.append(out / "eval.json")
+    info = {f"{prefix}_{name}": {"file_name": file, "columns": {"prompt": "instruction", "query": "input",
+                                                                "response": "output"}} for name, file in files.items()}
+    write_json(out / "dataset_info.json", info)
+    written.append(out / "dataset_info.json")
+    if train is None:
+        return written
+    for name in splits:
+        per_device = train.get("per_device_batch_size", 1)
+        settings = {
+            "model_name_or_path": base_model or "BASE_MODEL", "stage": "sft", "do_train": True,
+            "finetuning_type": "lora" if train.get("lora") else "full", "dataset": f"{prefix}_{name}",
+            "dataset_dir": ".", "template": "default", "cutoff_len": train.get("max_length"),
+            "per_device_train_batch_size": per_device,
+            "gradient_accumulation_steps": max(1, train.get("effective_batch_size", per_device) // per_device),
+            "learning_rate": train.get("learning_rate"), "num_train_epochs": train.get("epochs"),
+            "lr_scheduler_type": train.get("lr_scheduler"), "warmup_steps": train.get("warmup_steps"),
+            "weight_decay": train.get("weight_decay"), "seed": train.get("seed", 0), "output_dir": f"saves/{name}",
+            **({"lora_rank": train.get("lora_r"), "lora_alpha": train.get("lora_alpha")} if train.get("lora") else {}),
+            **({"eval_dataset": f"{prefix}_eval", "eval_strategy": "epoch", "per_device_eval_batch_size": per_device}
+               if scored else {})}
+        path = out / f"train_{name}.yaml"
+        write_text(path, "# LLaMA-Factory: llamafactory-cli train " + path.name + " (in this folder; a chat model"
+                   " wants its own template)\n" + yaml.safe_dump({k: v for k, v in settings.items() if v is not None},
+                                                                  sort_keys=False, allow_unicode=True))
+        written.append(path)
     return written
 
 

@@ -86,9 +86,11 @@ def run_splits(index: RunIndex) -> dict[str, list[InstructionExample]]:
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
-               models: bool = True) -> ExportSummary:
+               models: bool = True, license: str = "other") -> ExportSummary:
     """Write the dataset folder and (with `models`) one folder per tuned scale, each with its card.
-    `repo_id` (ORG/NAME) is the dataset repo the cards refer to; models become ORG/NAME-<model>."""
+    `repo_id` (ORG/NAME) is the dataset repo the cards refer to; models become ORG/NAME-<model>.
+    `license` is the cards' license field (a Hub license id; "other" when the data's terms are the
+    teacher's and the base model's)."""
     import datasets
     from datasets import Dataset
 
@@ -122,8 +124,8 @@ def export_run(run_dir: str | Path, out: str | Path, *, repo_id: str | None = No
     if has_report:
         shutil.copytree(report_dir, ds_dir / "report")
     report_link = _report_link(repo_id, has_report)
-    dataset_card(index, splits, composition, repo_id=repo_id or str(ds_dir),
-                 report_link=report_link and (report_link if repo_id else "report/report.html")).save(ds_dir / "README.md")
+    dataset_card(index, splits, composition, repo_id=repo_id, license=license,
+                 report_link=report_link or ("report/report.html" if has_report else None)).save(ds_dir / "README.md")
 
     summary = ExportSummary(out=str(out), dataset=str(ds_dir), repo_id=repo_id,
                             splits={s["name"] if s["config"] == "default" else "eval/test": s["rows"] for s in splits})
@@ -132,7 +134,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, repo_id: str | None = No
         for entry in index.scales:
             if entry.size == 0:
                 continue  # the untuned base model is not this study's to publish
-            folder = _export_model(index, entry, scores, out / "models", repo_id, report_link)
+            folder = _export_model(index, entry, scores, out / "models", repo_id, report_link, license)
             summary.models[entry.model] = str(folder)
     return summary
 
@@ -143,14 +145,15 @@ def model_repo_id(repo_id: str | None, model: str) -> str | None:
 
 
 def _report_link(repo_id: str | None, has_report: bool) -> str | None:
+    """The report's Hub address; None before upload (a model card uploaded alone cannot link into
+    a local folder, so it names the report in words)."""
     if not has_report:
         return None
-    if repo_id:
-        return f"{HUB}/datasets/{repo_id}/blob/main/report/report.html"
-    return "../../dataset/report/report.html"  # from OUT/models/<model>/README.md
+    return f"{HUB}/datasets/{repo_id}/blob/main/report/report.html" if repo_id else None
 
 
-def _export_model(index: RunIndex, entry, scores, models_dir: Path, repo_id: str | None, report_link) -> Path:
+def _export_model(index: RunIndex, entry, scores, models_dir: Path, repo_id: str | None, report_link,
+                  license: str) -> Path:
     src = index.resolve(f"models/{entry.model}")
     meta_path = src / "instructscale.json"
     if not meta_path.exists():
@@ -161,7 +164,7 @@ def _export_model(index: RunIndex, entry, scores, models_dir: Path, repo_id: str
         shutil.rmtree(dest)
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("checkpoint-*", "training_args.bin", "README.md"))
     card = model_card(index, entry, meta, scores, repo_id=model_repo_id(repo_id, entry.model) or entry.model,
-                      load_from=model_repo_id(repo_id, entry.model) or str(dest), dataset_repo=repo_id,
-                      report_link=report_link)
+                      load_from=model_repo_id(repo_id, entry.model) or f"ORG/NAME-{entry.model}", dataset_repo=repo_id,
+                      report_link=report_link, license=license)
     card.save(dest / "README.md")
     return dest

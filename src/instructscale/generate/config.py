@@ -50,6 +50,8 @@ class GenerateConfig(BaseModel):
                               f"({self.lsh_num_perm})")
         if self.min_instruction_chars > self.max_instruction_chars:
             raise ConfigError("min_instruction_chars is larger than max_instruction_chars")
+        if self.tag_with_teacher and self.client.batch:  # one tag request at a time would make one batch each
+            raise ConfigError("tag_with_teacher cannot be used with batch mode: tags are asked one at a time")
         self.client = self.client.model_copy(update={"params": {**DEFAULT_GENERATE_PARAMS, **self.client.params}})
         return self
 

@@ -13,6 +13,7 @@ from the kept tasks. The output file is locked for the run.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections import Counter
 
@@ -28,7 +29,9 @@ from instructscale.generate.parse import ParsedTask, parse_tasks
 from instructscale.generate.prompt import GenerationPrompt, load_prompt
 from instructscale.generate.seeds import load_seed_tasks
 from instructscale.generate.tagging import fallback_category, parse_category, tag_by_rules
-from instructscale.llm import ChatClient, estimate_cost, estimate_tokens
+from instructscale.llm import ReplyCache, estimate_cost, estimate_tokens
+from instructscale.llm.batch import open_client, worker_count
+from instructscale.llm.usage import cost_fields
 from instructscale.locks import exclusive
 from instructscale.records import InstructionExample
 
@@ -66,9 +69,10 @@ def _run(cfg: GenerateConfig) -> GenerateSummary:
     summary.kept = len(final)
     summary.reached_target = summary.kept >= cfg.target
     summary.categories = dict(Counter(ex.category or "untagged" for ex in final).most_common())
-    if summary.failed_requests and not summary.reached_target:
-        summary.incomplete = (f"{summary.kept}/{cfg.target} examples after {summary.failed_requests} failed "
-                              "requests; the next run goes on from the kept ones")
+    if not summary.reached_target:  # failed requests, or the request cap: a study reruns it to go on
+        why = (f"after {summary.failed_requests} failed requests" if summary.failed_requests
+               else f"at the request cap of {cfg.request_cap} requests")
+        summary.incomplete = f"{summary.kept}/{cfg.target} examples {why}; the next run goes on from the kept ones"
     return summary
 
 
@@ -93,6 +97,8 @@ class Generator:
         self.issued = 0  # requests sent
         self.processed = 0  # replies used, in request order
         self.turn = asyncio.Condition()
+        self.round_start = (0, 0)  # batch mode: (new tasks, replies used) when the current round was set
+        self.quota = self.next_round()  # batch mode: requests the current round may still issue
 
     def done(self) -> bool:
         return len(self.kept) >= self.cfg.target or self.issued >= self.cfg.request_cap
@@ -105,9 +111,10 @@ class Generator:
             self.writer, self.bar = writer, bar
             self.task = bar.add_task("generate", total=cfg.target, completed=len(self.kept), kept=len(self.kept),
                                      filtered=0, failed=0, tokens=0)
-            async with ChatClient(cfg.client) as client:
+            async with open_client(cfg.client, cfg.out) as client:
                 self.client = client
-                await asyncio.gather(*(self.worker() for _ in range(cfg.client.concurrency)))
+                # batch mode: enough workers for any batch; next_round() decides how many ask each round
+                await asyncio.gather(*(self.worker() for _ in range(worker_count(cfg.client, cfg.request_cap))))
                 self.summary.usage = client.usage.summary()
                 self.summary.requests = client.usage.requests
         self.summary.filtered = dict(self.filtered.most_common())
@@ -115,17 +122,39 @@ class Generator:
             console.print(f"[yellow]stopped at the request cap ({cfg.request_cap} requests) with "
                           f"{len(self.kept)}/{cfg.target} examples; rerun to continue[/yellow]")
 
+    def next_round(self) -> int:
+        """Batch mode: requests for the next batch, set once every reply so far is used: what
+        is missing at the tasks kept per request in the last round (all of them before any
+        reply; the share falls as the pool fills), plus a quarter, within the request cap."""
+        new, processed = self.round_start
+        per_request, margin = ((self.summary.new - new) / (self.processed - processed), 1.25) \
+            if self.processed > processed else (self.cfg.num_new_tasks, 1.0)
+        self.round_start = (self.summary.new, self.processed)
+        need = math.ceil(margin * (self.cfg.target - len(self.kept)) / max(per_request, 1.0))
+        return max(0, min(need, self.cfg.request_cap - self.issued))
+
     async def worker(self) -> None:
         while not self.done():
+            if self.cfg.client.batch:
+                if not self.quota:  # this round is out: wait for its replies to set the next one
+                    async with self.turn:
+                        await self.turn.wait_for(lambda: self.quota > 0 or self.done())
+                    continue
+                self.quota -= 1
             self.issued += 1
             number = self.issued
             messages, start = self.request(number)
-            result = await self.client.chat(messages)
+            # the key names request `number` of this resume point, so a rerun finds it in a recorded batch
+            key = ReplyCache.key(self.cfg.client.model, messages, self.cfg.client.params,
+                                 f"generate/{self.summary.resumed}/{number}")
+            result = await self.client.chat(messages, key=key)
             async with self.turn:  # replies are used in request order, so a run's pool does not
                 await self.turn.wait_for(lambda: self.processed == number - 1)  # depend on timing
                 if len(self.kept) < self.cfg.target:
                     await self.use(result, start)
                 self.processed = number
+                if self.cfg.client.batch and self.processed == self.issued:
+                    self.quota = self.next_round()
                 self.turn.notify_all()
 
     async def use(self, result, start: int) -> None:
@@ -197,8 +226,7 @@ def _estimate(cfg: GenerateConfig, prompt: GenerationPrompt, seeds: list[Instruc
     completion_tokens = int(requests * cfg.num_new_tasks * per_task)
     cap = min(cfg.request_cap, requests * 10) if requests else 0
     return {"needed": needed, "requests": requests, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": estimate_cost(cfg.client.model, prompt_tokens, completion_tokens, cfg.client.price_table),
+            "completion_tokens": completion_tokens, **cost_fields(cfg.client, prompt_tokens, completion_tokens),
             "request_cap": cfg.request_cap, "cost_usd_at_cap": estimate_cost(
                 cfg.client.model, int(cap * per_prompt), int(cap * cfg.num_new_tasks * per_task),
-                cfg.client.price_table)}
+                cfg.client.price_table, batch=cfg.client.batch)}

@@ -17,7 +17,6 @@ from instructscale.records import EvalItem
 
 CUT_MARK = "\n[…]\n"
 CUT_NOTE = "inputs cut to fit the judge's context"
-FIELDS = ("question", "reference", "answer")
 
 # OpenAI ("maximum context length is 4097 tokens", code context_length_exceeded), vLLM (the
 # same sentence, or "longer than the maximum model length"), llama.cpp ("exceeds the
@@ -49,22 +48,29 @@ class Fitted:
 
 
 def fit_inputs(item: EvalItem, answer: str, budget: int) -> Fitted:
-    """Question, reference and answer shortened so their estimated tokens fit `budget`:
-    each field keeps what it needs up to an equal share of what the shorter ones leave."""
-    texts = {"question": item.question, "reference": item.reference or "", "answer": answer}
-    sizes = {k: estimate_tokens(v) if v else 0 for k, v in texts.items()}
-    if sum(sizes.values()) <= budget:
-        return Fitted(item, answer, sum(sizes.values()))
-    shares, left = {}, budget
-    for i, name in enumerate(sorted(FIELDS, key=sizes.get)):  # water-filling, smallest first
-        shares[name] = min(sizes[name], left // (len(FIELDS) - i))
-        left -= shares[name]
-    cut = tuple(name for name in FIELDS if shares[name] < sizes[name])
-    for name in cut:
-        texts[name] = _shorten(texts[name], shares[name])
+    """Question, reference and answer shortened so their estimated tokens fit `budget`."""
+    texts, cut, tokens = fit_texts({"question": item.question, "reference": item.reference or "", "answer": answer},
+                                   budget)
+    if not cut:
+        return Fitted(item, answer, tokens)
     new_item = item.model_copy(update={"question": texts["question"],
                                        "reference": texts["reference"] if item.reference is not None else None})
-    return Fitted(new_item, texts["answer"], sum(estimate_tokens(t) if t else 0 for t in texts.values()), cut)
+    return Fitted(new_item, texts["answer"], tokens, cut)
+
+
+def fit_texts(texts: dict[str, str], budget: int) -> tuple[dict[str, str], tuple[str, ...], int]:
+    """The texts shortened so their estimated tokens fit `budget`: each keeps what it needs up
+    to an equal share of what the shorter ones leave. Returns (texts, names cut, tokens)."""
+    sizes = {k: estimate_tokens(v) if v else 0 for k, v in texts.items()}
+    if sum(sizes.values()) <= budget:
+        return texts, (), sum(sizes.values())
+    shares, left = {}, budget
+    for i, name in enumerate(sorted(texts, key=sizes.get)):  # water-filling, smallest first
+        shares[name] = min(sizes[name], left // (len(texts) - i))
+        left -= shares[name]
+    cut = tuple(name for name in texts if shares[name] < sizes[name])
+    texts = {k: _shorten(v, shares[k]) if k in cut else v for k, v in texts.items()}
+    return texts, cut, sum(estimate_tokens(t) if t else 0 for t in texts.values())
 
 
 def _shorten(text: str, tokens: int) -> str:

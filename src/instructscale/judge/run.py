@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records
+from instructscale.datafiles import JsonlAppender, final_records, iter_rows, prepare_output, validate_row
 from instructscale.errors import InputError
 from instructscale.judge.code_exec import NOT_RUN
 from instructscale.judge.config import JudgeConfig, JudgeSummary
@@ -25,6 +25,7 @@ from instructscale.judge.prompts import PromptSet, load_prompt_set
 from instructscale.judge.reference import RefOptions, score_reference
 from instructscale.judge.summary import category_stats
 from instructscale.llm import ChatClient, ReplyCache, cached_chat, estimate_asks, estimate_tokens
+from instructscale.llm.batch import open_client, worker_count
 from instructscale.locks import exclusive
 from instructscale.evalset import read_eval_items
 from instructscale.records import EvalItem, Judgement, Response
@@ -137,16 +138,27 @@ def _key(judge: str, model: str, item_id: str, sample: int, repeat: int) -> tupl
 
 def _load_responses(cfg: JudgeConfig, items: dict[str, EvalItem]) -> tuple[list[Response], int]:
     """One response per (model, item, sample): the first without an error, else the first
-    (a response file may still hold a failed try next to its redone answer)."""
-    chosen: dict[tuple, Response] = {}
+    (a response file may still hold a failed try next to its redone answer). Two different
+    answers for one key are an error: judging either one would silently ignore the other."""
+    chosen: dict[tuple, tuple[Response, str]] = {}  # key -> (response, where it was read)
     unknown = 0
     for path in cfg.responses:
-        for r in read_records(path, Response):
+        rows = 0
+        for line, row in iter_rows(path):
+            r, rows = validate_row(Response, row, path=path, line=line), rows + 1
             key = (r.model, r.item_id, r.sample)
+            first = chosen.get(key)
             if r.item_id not in items:
                 unknown += 1
-            elif key not in chosen or (chosen[key].error and not r.error):
-                chosen[key] = r
+            elif first is None or (first[0].error and not r.error):
+                chosen[key] = (r, f"{path}, line {line}")
+            elif not first[0].error and not r.error and first[0].response != r.response:
+                raise InputError(f"a second, different response of model '{r.model}' to item '{r.item_id}' "
+                                 f"(sample {r.sample}); the first is at {first[1]}. Keep one of them",
+                                 path=path, line=line, field="response")
+        if not rows:
+            raise InputError("no records found", path=path)
+    chosen = {key: r for key, (r, _) in chosen.items()}
     out = list(chosen.values())
     if not out:
         raise InputError("no responses match items of the evaluation set", path=cfg.responses[0])
@@ -181,16 +193,24 @@ def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
 
 
 async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, emit, summary: JudgeSummary):
+    await ask_all(cfg, jobs, lambda client, cache, job: _judge_one(cfg, client, cache, prompt_set, job), emit,
+                  summary)
+
+
+async def ask_all(cfg, jobs: list, judge_one, emit, summary) -> None:
+    """Every job through `judge_one(client, cache, job)` with the client's concurrency (or one
+    batch queue), each result handed to `emit` as it exists; the client's usage and the cache
+    hits land in `summary`. Shared by the absolute and the pairwise judge."""
     cache = ReplyCache(cfg.cache_path) if cfg.use_cache else None
     try:
-        async with ChatClient(cfg.client) as client:
+        async with open_client(cfg.client, cfg.out) as client:
             pending = iter(jobs)
 
             async def worker():
                 for job in pending:  # one shared iterator: each job is taken by exactly one worker
-                    emit(await _judge_one(cfg, client, cache, prompt_set, job))
+                    emit(await judge_one(client, cache, job))
 
-            await asyncio.gather(*(worker() for _ in range(min(cfg.client.concurrency, len(jobs)))))
+            await asyncio.gather(*(worker() for _ in range(worker_count(cfg.client, len(jobs)))))
             summary.requests = client.usage.requests
             summary.usage = client.usage.summary()
     finally:

@@ -75,6 +75,10 @@ def category_stats(judgements: list[Judgement]) -> list[CategoryStats]:
     return rows
 
 
+def fmt_cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def stats_table(rows: list[CategoryStats], title: str = ""):
     from rich.table import Table
 

@@ -26,6 +26,10 @@ from instructscale.llm.client import ChatClient, ChatResult
 SCHEMA_VERSION = 1
 
 
+class CacheWriteError(InputError):
+    """The cache file cannot take a reply (e.g. its disk is full): the run stops, its output kept."""
+
+
 class ReplyCache:
     """`cache.get(key)` / `cache.put(key, text)`; `hits` and `misses` count lookups."""
 
@@ -70,8 +74,12 @@ class ReplyCache:
         return row[0]
 
     def put(self, key: str, reply: str, model: str = "") -> None:
-        self._db.execute("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-                         (key, model, reply, time.time()))
+        try:
+            self._db.execute("INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
+                             (key, model, reply, time.time()))
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file system, a lock held too long
+            raise CacheWriteError(f"cannot write the reply cache: {exc}. Results written so far are kept; free "
+                                  "space (or use --no-cache) and rerun to do only the rest", path=self.path) from None
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
@@ -90,9 +98,9 @@ async def cached_chat(client: ChatClient, cache: ReplyCache | None, messages: li
                       tag: Any = 0, **overrides: Any) -> ChatResult:
     """`client.chat` behind the cache: a hit makes no request (attempts == 0); only
     successful replies are stored."""
+    key = ReplyCache.key(client.config.model, messages, {**client.config.params, **overrides}, tag)
     if cache is None:
-        return await client.chat(messages, **overrides)
-    key = cache.key(client.config.model, messages, {**client.config.params, **overrides}, tag)
+        return await client.chat(messages, key=key, **overrides)
     text = cache.get(key)
     if text is not None:
         return ChatResult(text=text, attempts=0)
@@ -106,13 +114,13 @@ async def cached_chat(client: ChatClient, cache: ReplyCache | None, messages: li
     future = asyncio.get_running_loop().create_future()
     cache.inflight[key] = future
     try:
-        result = await client.chat(messages, **overrides)
+        result = await client.chat(messages, key=key, **overrides)
     except BaseException as exc:
         future.set_result(ChatResult(text="", attempts=0, error=repr(exc)))
         raise
     finally:
         cache.inflight.pop(key, None)
+    future.set_result(result)  # first: the askers waiting for it go on even if storing it fails
     if result.ok:
         cache.put(key, result.text, client.config.model)
-    future.set_result(result)
     return result

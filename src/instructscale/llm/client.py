@@ -22,7 +22,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, InstructscaleError
 from instructscale.llm.usage import UsageMeter, estimate_tokens
 from instructscale.redact import redact, register_key_env
 
@@ -50,6 +50,22 @@ class ClientConfig(BaseModel):
     price_table: str | None = Field(None, description="YAML price table overriding the built-in one")
     max_failed_share: float = Field(0.1, ge=0, le=1, description="Share of calls that may fail after all retries "
                                     "before the run exits non-zero (failed ones are retried by the next run)")
+    max_unreachable: int = Field(8, ge=1, description="Connection failures (refused, DNS, TLS, timeout) in a row, "
+                                 "with no answer in between, after which the server counts as down and the run "
+                                 "stops (ServerUnreachableError) instead of retrying every request")
+    batch: bool = Field(False, description="Send requests as Batch API jobs (half price, replies within 24 h; "
+                        "docs/batch.md) instead of one HTTP call each")
+    batch_poll_s: float = Field(30.0, gt=0, description="Batch mode: seconds between status checks of a batch")
+    batch_wait_s: float | None = Field(None, ge=0, description="Batch mode: stop waiting after this many seconds "
+                                       "and leave the batches running for a rerun to collect (None: wait until done)")
+
+
+class ServerUnreachableError(InstructscaleError):
+    """The server did not answer `max_unreachable` attempts in a row: the stage stops (its
+    finished records are kept) instead of spending hours on retries that cannot succeed."""
+
+
+_UNREACHABLE = ("connection", "timeout")  # error kinds that mean no answer at all (a 5xx is an answer)
 
 
 @dataclass
@@ -60,6 +76,7 @@ class ChatResult:
     completion_tokens: int = 0
     finish_reason: str | None = None
     attempts: int = 0
+    cached_tokens: int = 0  # prompt tokens the provider served from its prefix cache
 
     @property
     def ok(self) -> bool:
@@ -95,6 +112,8 @@ class ChatClient:
         self._slots = asyncio.Semaphore(config.concurrency)
         self._rpm = _Pacer(config.rpm) if config.rpm else None
         self._tpm = _Pacer(config.tpm) if config.tpm else None
+        self._unreached = 0  # attempts in a row that got no answer: the circuit breaker's count
+        self._down: str | None = None  # set once the breaker has tripped: every later call raises it
 
     def _api_key(self) -> str:
         key = os.environ.get(self.config.api_key_env)
@@ -113,7 +132,9 @@ class ChatClient:
     async def aclose(self) -> None:
         await self._sdk.close()
 
-    async def chat(self, messages: list[dict[str, str]], **overrides: Any) -> ChatResult:
+    async def chat(self, messages: list[dict[str, str]], key: str | None = None, **overrides: Any) -> ChatResult:
+        """One reply, after retries. `key` names the ask (the reply cache's key): unused
+        online, it is the batch client's line id."""
         params = {**self.config.params, **overrides}
         budget = sum(estimate_tokens(m.get("content") or "") for m in messages) + int(params.get("max_tokens") or 256)
         for attempt in range(1, self.config.max_attempts + 1):
@@ -122,13 +143,13 @@ class ChatClient:
             if self._tpm:
                 await self._tpm.acquire(budget)
             async with self._slots:
+                self._raise_if_down()
                 self.usage.requests += 1
                 result, error, retry_after = await self._attempt(messages, params)
+            self._count_reach(result, error)
             if result is not None:
                 result.attempts = attempt
-                self.usage.successes += 1
-                self.usage.prompt_tokens += result.prompt_tokens
-                self.usage.completion_tokens += result.completion_tokens
+                self.usage.add(result)
                 return result
             kind = error.split(":")[0]
             self.usage.errors[kind] = self.usage.errors.get(kind, 0) + 1
@@ -141,6 +162,22 @@ class ChatClient:
             error = f"gave up after {attempt} attempts: {error}"
         self.usage.failures += 1
         return ChatResult(text=None, error=error, attempts=attempt)
+
+    def _count_reach(self, result: ChatResult | None, error: str) -> None:
+        """Circuit breaker: any answer (even a 429 or 500) resets the count; `max_unreachable`
+        attempts in a row without one trip it."""
+        if result is not None or error.split(":")[0] not in _UNREACHABLE:
+            self._unreached = 0
+            return
+        self._unreached += 1
+        if self._unreached >= self.config.max_unreachable and self._down is None:
+            self._down = (f"server {self.config.base_url} (model {self.config.model}) did not answer "
+                          f"{self._unreached} attempts in a row (last: {error}); is it running and reachable?")
+        self._raise_if_down()
+
+    def _raise_if_down(self) -> None:
+        if self._down is not None:
+            raise ServerUnreachableError(self._down)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
@@ -163,18 +200,26 @@ class ChatClient:
             return None, f"connection: {_short(str(exc.__cause__ or exc))}", 0.0
         except Exception as exc:  # malformed body the SDK could not decode
             return None, f"bad response: {type(exc).__name__}: {_short(str(exc))}", 0.0
-        try:
-            choice = resp.choices[0]
-            text = choice.message.content
-        except (AttributeError, IndexError, TypeError):
-            return None, "bad response: no choices in reply", 0.0
-        if text is None:
-            return None, "bad response: empty message content", 0.0
-        usage = getattr(resp, "usage", None)
-        pt = getattr(usage, "prompt_tokens", None) or sum(estimate_tokens(m.get("content") or "") for m in messages)
-        ct = getattr(usage, "completion_tokens", None) or estimate_tokens(text)
-        return ChatResult(text=text, prompt_tokens=pt, completion_tokens=ct,
-                          finish_reason=choice.finish_reason), "", None
+        result, error = read_completion(resp.model_dump() if hasattr(resp, "model_dump") else resp, messages)
+        return result, error, None if result is not None else 0.0
+
+
+def read_completion(body: Any, messages: list[dict[str, str]]) -> tuple[ChatResult | None, str]:
+    """A chat-completion body (online reply or batch output line) as a result, or why not;
+    token counts the server leaves out are estimated."""
+    try:
+        choice = body["choices"][0]
+        text = choice["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        return None, "bad response: no choices in reply"
+    if text is None:
+        return None, "bad response: empty message content"
+    usage = body.get("usage") or {}
+    pt = usage.get("prompt_tokens") or sum(estimate_tokens(m.get("content") or "") for m in messages)
+    ct = usage.get("completion_tokens") or estimate_tokens(text)
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return ChatResult(text=text, prompt_tokens=pt, completion_tokens=ct, cached_tokens=cached,
+                      finish_reason=choice.get("finish_reason")), ""
 
 
 def _retry_after(headers) -> float:

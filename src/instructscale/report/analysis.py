@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instructscale.report.config import VerdictThresholds
+from instructscale.report.intervals import ALPHA
 from instructscale.report.load import RunData
 from instructscale.report.stats import Boot, CategoryResult, bootstrap_items, summarize
 from instructscale.report.variance import has_replicates, replicated_boot, seed_cells
@@ -63,8 +64,10 @@ def analyze(run: RunData, samples: int, seed: int, thresholds: VerdictThresholds
             unscored, boot = replicated_boot(run, category, cells, samples, rng)
         else:
             boot = bootstrap_items(m, samples, rng)
-        rows.append(summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means,
-                              boot.counts, thresholds, target))
+        seq = run.sequential
+        row = summarize(category, len(m), labels, sizes, unscored, boot.means, boot.boot_means, boot.counts,
+                        thresholds, target, seq.verdict_alpha(category) if seq else ALPHA)
+        rows.append(row.model_copy(update={"looks": seq.describe(category, row.trend.verdict)}) if seq else row)
         boots.append(boot)
         unscored_all += unscored
         n_items += len(m)

@@ -97,16 +97,17 @@ def _category_bias(category: str, cells: list[Cell], per_cell: list[list[tuple[f
                       per_1000_chars=None if beta is None else 1000 * beta, reference_chars=ref, cells=rows)
 
 
-def self_preference(index: RunIndex) -> list[str]:
-    """One warning per judge whose model is the teacher model (names compared without case and
-    without a provider prefix such as 'openai/')."""
+def self_preference(index: RunIndex, judge: str | None = None) -> list[str]:
+    """One warning per judge (only `judge`, when given: the one the headline numbers come from)
+    whose model is the teacher model (names compared without case and without a provider prefix
+    such as 'openai/')."""
     if not index.teacher_model:
         return []
     teacher = _model_key(index.teacher_model)
     return [f"judge '{name}' is the teacher model ({model}) that generated the training data: it may prefer "
             f"answers that imitate its own style (self-preference), so scores can rise with data for that reason "
             f"alone; confirm the curves with another judge" for name, model in index.judge_models.items()
-            if _model_key(model) == teacher]
+            if _model_key(model) == teacher and judge in (None, name)]
 
 
 def unscored_answers(run: RunData, cells: list[Cell]) -> list[dict]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from instructscale.datafiles import write_json, write_text
 from instructscale.report.analysis import Analysis, analyze
+from instructscale.report.agreement import repeat_agreement, verdicts_by_judge
 from instructscale.report.arms import arm_runs, arms_report, write_arm_tables
 from instructscale.report.benchmarks import write_benchmarks
 from instructscale.report.composition import composition
@@ -16,9 +17,12 @@ from instructscale.report.config import ReportConfig, Verdict
 from instructscale.report.diagnostics import agreement, checks, judge_health, write_checks
 from instructscale.report.figures import composition_figure, figure1
 from instructscale.report.html import render_html
+from instructscale.report.human import load_human_agreement
 from instructscale.report.load import load_run
+from instructscale.report.pairwise import pairwise_rows, write_pairwise
 from instructscale.report.stats import CategoryResult
-from instructscale.report.tables import rich_table, write_compare, write_tables
+from instructscale.report.results import write_results, write_samples
+from instructscale.report.tables import rich_table, write_compare, write_leaderboard, write_tables
 from instructscale.runindex import load_index
 
 
@@ -55,9 +59,14 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
     if arms is not None:
         files.update(write_arm_tables(arms, out))
 
-    health, agree, check = judge_health(run), agreement(run), checks(head, cfg.thresholds)
+    health, agree, check = judge_health(run), agreement(run, seed=cfg.seed), checks(head, cfg.thresholds)
+    reliability = {"repeat_agreement": repeat_agreement(run, seed=cfg.seed),
+                   "verdicts_by_judge": verdicts_by_judge(head, a, cfg.bootstrap_samples, cfg.seed, cfg.thresholds,
+                                                          cfg.target_score),
+                   "human_agreement": load_human_agreement(cfg.run_dir)}
     write_json(out / "diagnostics.json", {"judges": [h.model_dump() for h in health],
-                                          "agreement": [g.model_dump() for g in agree], **check.model_dump()})
+                                          "agreement": [g.model_dump() for g in agree], **check.model_dump(),
+                                          **_dump(reliability)})
     files["diagnostics"] = str(out / "diagnostics.json")
     files.update(write_checks(check, a.labels, out))
     comp = composition(head.manifest)
@@ -67,19 +76,34 @@ def build_report(cfg: ReportConfig) -> ReportSummary:
         files.update({f"composition_{k}": v for k, v in composition_figure(comp, out / "composition").items()})
 
     files.update(write_benchmarks(head, a, out))  # lm-eval judges: extra curves, correlation with the judge
+    files.update(write_pairwise(pairwise_rows(run, cfg.bootstrap_samples, cfg.seed), out))  # pairwise judges
 
     compared = _compare_analyses(cfg, a)
+    entries = ([(head.name, arm.name, arm) for arm in arms.analyses] if arms else [(head.name, "-", a)]) + \
+        [(c.name, "-", c) for c in compared]
+    if len(entries) > 1:
+        files.update(write_leaderboard(entries, out))
     if compared:
         files.update(write_compare([a, *compared], out))
         files.update({f"compare_{k}": v for k, v in figure1([a, *compared], out / "figure1_compare").items()})
 
-    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check, arms)
+    files["results"] = write_results(cfg, run, {arm.name: arm for arm in arms.analyses} if arms else {"main": a}, out)
+    files["samples"] = write_samples(run, out)
+    html = render_html(cfg, run, a, files, health, agree, comp, [a, *compared] if compared else [], check, arms,
+                       reliability)
     write_text(out / "report.html", html)
     files["html"] = str(out / "report.html")
     return ReportSummary(name=a.name, out=str(out), judge=a.judge, files=files, scales=a.labels, rows=a.rows,
                          verdicts={r.category: r.trend.verdict for r in a.rows}, compared=[c.name for c in compared],
                          unknown_models=run.unknown_models, warnings=check.warnings,
                          arms={x.name: x.rows for x in arms.analyses} if arms else {})
+
+
+def _dump(values: dict) -> dict:
+    def one(v):
+        return [x.model_dump() for x in v] if isinstance(v, list) else None if v is None else v.model_dump()
+
+    return {k: one(v) for k, v in values.items()}
 
 
 def _compare_analyses(cfg: ReportConfig, main: Analysis) -> list[Analysis]:

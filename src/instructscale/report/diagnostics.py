@@ -1,13 +1,11 @@
 """Judge diagnostics: how much the judge disagrees with itself (repeat spread), how many
 judgements gave no valid score, and, where two judges scored the same answers (an LLM
-judge and the reference scorer), how well they agree (Spearman rank correlation).
+judge and the reference scorer), how well they agree (Spearman, Krippendorff's alpha).
 `checks` adds power, response-sample and training-seed variance, and judge length bias."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
 from pathlib import Path
 from statistics import fmean
 
@@ -16,12 +14,12 @@ from pydantic import BaseModel
 
 from instructscale.datafiles import write_text
 from instructscale.evalset.power import CategoryPower, category_power, slope_weights
+from instructscale.report.agreement import judge_agreement
 from instructscale.report.bias import LengthBias, length_bias, self_preference, unscored_answers
 from instructscale.report.load import RunData
 from instructscale.report.variance import (SampleSplit, SeedSplit, sample_splits, seed_cells, seed_cube, seed_mean,
                                            seed_splits)
 
-MIN_PAIRS = 3  # fewer common answers than this: no correlation reported
 
 
 class JudgeHealth(BaseModel):
@@ -39,6 +37,10 @@ class Agreement(BaseModel):
     category: str
     pairs: int
     spearman: float | None
+    alpha: float | None = None  # Krippendorff's alpha, interval (report/agreement.py)
+    alpha_low: float | None = None
+    alpha_high: float | None = None
+    mean_abs_diff: float | None = None
 
 
 def judge_health(run: RunData) -> list[JudgeHealth]:
@@ -54,24 +56,11 @@ def judge_health(run: RunData) -> list[JudgeHealth]:
     return rows
 
 
-def agreement(run: RunData) -> list[Agreement]:
-    from scipy.stats import spearmanr
-
-    rows = []
-    for a, b in itertools.combinations(run.scores, 2):
-        sa, sb = run.scores[a], run.scores[b]
-        common = [(k, sa[k].category) for k in sa.keys() & sb.keys()
-                  if sa[k].score is not None and sb[k].score is not None]
-        for category in [*run.categories, "all"]:
-            keys = [k for k, c in common if category in ("all", c)]
-            rho = None
-            if len(keys) >= MIN_PAIRS:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # constant input: rho undefined, reported as None
-                    r = spearmanr([sa[k].score for k in keys], [sb[k].score for k in keys]).statistic
-                rho = None if r != r else float(r)
-            rows.append(Agreement(judges=(a, b), category=category, pairs=len(keys), spearman=rho))
-    return rows
+def agreement(run: RunData, samples: int = 1000, seed: int = 0) -> list[Agreement]:
+    """Every pair of judges per category: Spearman, Krippendorff's alpha with its CI, mean |difference|."""
+    return [Agreement(judges=g.raters, category=g.category, pairs=g.units, spearman=g.spearman, alpha=g.alpha,
+                      alpha_low=g.alpha_low, alpha_high=g.alpha_high, mean_abs_diff=g.mean_abs_diff)
+            for g in judge_agreement(run, samples, seed)]
 
 
 class Checks(BaseModel):
@@ -97,7 +86,8 @@ def checks(run: RunData, thresholds) -> Checks:
         power_rows.append(_power(category, seed_mean(cube), cells, thresholds))
         seed_rows += seed_splits(category, cube, cells)
         sample_rows += sample_splits(category, judgements, set(items), cells)
-    return Checks(warnings=self_preference(run.index), unscored_answers=unscored_answers(run, cells),
+    return Checks(warnings=[*run.warnings, *self_preference(run.index, run.judge)],
+                  unscored_answers=unscored_answers(run, cells),
                   power=power_rows, sample_variance=sample_rows, seed_variance=seed_rows,
                   length_bias=length_bias(run, cells))
 
@@ -138,12 +128,15 @@ def checks_markdown(c: Checks, labels: list[str]) -> str:
                        [[display_name(cat), *cells] for cat, cells in _unscored_cells(c, labels)])
     delta = c.power[0].delta if c.power else None
     lines += ["", f"## Power (80% power, two-sided 5%, paired over items; delta = {fmt(delta)} per tenfold data)", "",
-              "MDE: the smallest true gain these items detect 80% of the time. Items needed: to detect delta "
-              "(for the last step, the gain delta per tenfold implies between its two scales).", ""]
+              "MDE: the smallest true gain these items detect 80% of the time. Items for a gain: to detect delta "
+              "(for the last step, the gain delta per tenfold implies between its two scales), the verdict "
+              "improving. Items for no gain: to show no gain beyond +-delta 80% of the time when the late slope "
+              "is truly 0, the verdict plateaued or flat_poor.", ""]
     lines += _md_table(["category", "items", "last step: MDE", "gain at delta", "items needed", "late slope: MDE",
-                        "items needed"],
+                        "items for a gain", "items for no gain"],
                        [[display_name(p.category), str(p.items), fmt(p.step_mde), fmt(p.step_delta),
-                         _int(p.step_items_needed), fmt(p.slope_mde), _int(p.slope_items_needed)] for p in c.power])
+                         _int(p.step_items_needed), fmt(p.slope_mde), _int(p.slope_items_needed),
+                         _int(p.flat_items_needed)] for p in c.power])
     lines += ["", "## Judge length bias", "",
               "Mean answer length (characters), raw mean → length-controlled mean (at the category's mean length, "
               "score regressed on length within scales), Spearman ρ of score with length over all scales.", ""]
@@ -198,7 +191,7 @@ def checks_view(c: Checks | None, labels: list[str]) -> dict | None:
         "unscored": [{"display": display_name(cat), "cells": cells} for cat, cells in _unscored_cells(c, labels)],
         "power": [{"display": display_name(p.category), "n_items": p.items, "step_mde": fmt(p.step_mde),
                    "step_delta": fmt(p.step_delta), "step_n": _int(p.step_items_needed), "slope_mde": fmt(p.slope_mde),
-                   "slope_n": _int(p.slope_items_needed)} for p in c.power],
+                   "slope_n": _int(p.slope_items_needed), "flat_n": _int(p.flat_items_needed)} for p in c.power],
         "length": [{"display": display_name(b.category), "rho": fmt(b.spearman, 2),
                     "beta": fmt(b.per_1000_chars, sign=True),
                     "cells": [{"chars": fmt(x.mean_chars, 0), "raw": fmt(x.raw_mean),

@@ -52,6 +52,13 @@ def figure1(analyses: list[Analysis], out_stem: Path) -> dict[str, str]:
     if len(analyses) > 1:
         handles, names = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="outside lower center", ncol=len(analyses), frameon=False)
+    return save_figure(fig, out_stem)
+
+
+def save_figure(fig, out_stem: Path) -> dict[str, str]:
+    """PNG and SVG next to each other; the figure is closed (many reports in one process)."""
+    import matplotlib.pyplot as plt
+
     files = {}
     for ext in ("png", "svg"):
         path = out_stem.with_suffix(f".{ext}")

@@ -8,6 +8,14 @@ generalized least squares with the paired item bootstrap's covariance of the mea
 exchangeable (see _exchangeable_weight), and the form with the lower AIC (chi-square + 2 x
 parameters; the variances are measured, not fitted) is used. Every bootstrap draw refits every form and picks again, so the CIs include the uncertainty of
 which form fits. Values past the largest scale are extrapolations and flagged as such.
+
+The saturating exponent is searched on a grid from 0.05 to 50 and refined between grid points
+(golden-section search in log alpha between the best point's neighbours), so the fit agrees with a
+general least-squares optimizer (scipy's curve_fit) where its optimum lies inside that range.
+An exponent at either end of the range, or one that fits no better than an end does (chi-square
+within 0.1%), means the scales measured do not pin the bend down (the curve is then a line in
+log N, or a step at the smallest scale): the fit says so, and where the curve reaches the target
+or flattens is reported as not identified instead of as a number.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from pydantic import BaseModel
 from instructscale.report.config import VerdictThresholds
 from instructscale.report.intervals import tail
 
-ALPHAS = np.logspace(math.log10(0.05), math.log10(5.0), 61)
+ALPHAS = np.logspace(math.log10(0.05), math.log10(50.0), 46)  # saturating exponents searched
 REACH = 10  # data needed / flattening are searched up to REACH x the largest scale
 CURVE_POINTS = 40
 MIN_SATURATING_POINTS = 4
@@ -35,6 +43,7 @@ class Estimate(BaseModel):
     ci_low: float | None
     ci_high: float | None
     extrapolated: bool = False  # the point estimate lies beyond the largest scale
+    identified: bool = True  # False: the scales measured do not determine it (value and CI are None)
 
 
 class CurveFit(BaseModel):
@@ -50,6 +59,7 @@ class CurveFit(BaseModel):
     curve: list[float]
     curve_low: list[float]
     curve_high: list[float]
+    note: str | None = None  # why an estimate is not identified
 
 
 class _LogLinear:
@@ -80,18 +90,35 @@ class _LogLinear:
 
 class _Saturating:
     """score = a - c (N / N_max)^-alpha: rises ever more slowly towards a ceiling a. Linear in a and c for a
-    fixed alpha, so it is fitted on a grid of alpha, which keeps thousands of refits fast."""
+    fixed alpha, so it is fitted on a grid of alpha (then refined by golden-section search between the best
+    point's neighbours), which keeps thousands of refits fast. The design's column is (N / N_min)^-alpha, at most 1, so that a steep
+    exponent (50: 10^50 at N_min / N_max = 0.1) stays well conditioned."""
 
     name, n_params = "saturating", 3
 
     def __init__(self, x, y, weight):
         self.n_max = 10 ** x[-1]
-        u = 10 ** (x - x[-1])
-        designs = np.stack([np.ones((len(ALPHAS), len(x))), -u[None, :] ** -ALPHAS[:, None]], axis=2)
+        v = 10 ** (x - x[0])  # N / N_min >= 1
+        designs = np.stack([np.ones((len(ALPHAS), len(x))), -v[None, :] ** -ALPHAS[:, None]], axis=2)
         coefs, chi = _gls(designs, y, weight)  # (alphas, R, 2), (alphas, R)
         best, rows = chi.argmin(0), np.arange(len(y))
-        coef = coefs[best, rows]
-        self.a, self.c, self.alpha, self.chi = coef[:, 0], coef[:, 1], ALPHAS[best], chi[best, rows]
+        alpha, coef, chi_best = ALPHAS[best], coefs[best, rows], chi[best, rows]
+        inner = (best > 0) & (best < len(ALPHAS) - 1)
+        if inner.any():
+            log_a = np.log(ALPHAS)
+            i = np.clip(best, 1, len(ALPHAS) - 2)
+            refined = np.exp(_golden(lambda la: _fit_rows(v[None, :] ** -np.exp(la)[:, None], y, weight)[1],
+                                     log_a[i - 1], log_a[i + 1]))
+            r_coef, r_chi = _fit_rows(v[None, :] ** -refined[:, None], y, weight)
+            better = inner & (r_chi < chi_best)
+            alpha, chi_best = np.where(better, refined, alpha), np.where(better, r_chi, chi_best)
+            coef = np.where(better[:, None], r_coef, coef)
+        # not pinned down: the exponent at an end of the range, or a limit there fits as well (chi-square
+        # within 0.1%: e.g. alpha 20 and 50 both a step at the smallest scale)
+        tol = 1e-3 * chi_best + 1e-12
+        self.at_bound = ~inner | (chi[-1] - chi_best <= tol) | (chi[0] - chi_best <= tol)
+        # back to c (N / N_max)^-alpha: c = c' (N_min / N_max)^alpha
+        self.a, self.c, self.alpha, self.chi = coef[:, 0], coef[:, 1] * 10 ** ((x[0] - x[-1]) * alpha), alpha, chi_best
 
     def params(self, row: int) -> dict[str, float]:
         return {"a": float(self.a[row]), "c": float(self.c[row]), "alpha": float(self.alpha[row]),
@@ -112,6 +139,36 @@ class _Saturating:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             n = self.n_max * (self.c * self.alpha * math.log(10) / delta) ** (1 / self.alpha)
         return np.where(self.slope_at(n_min) < delta, 0.0, n)
+
+
+def _golden(f, lo: np.ndarray, hi: np.ndarray, steps: int = 25) -> np.ndarray:
+    """Per row, the minimum of f (rows of arguments -> rows of values) between lo and hi by golden-section
+    search: the bracket shrinks to 0.618^steps of its width (25 steps: 6e-6 of it)."""
+    g = (math.sqrt(5) - 1) / 2
+    a, b = lo.astype(float), hi.astype(float)
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(steps):
+        left = fc < fd  # the minimum lies in [a, d]
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        c_new, d_new = b - g * (b - a), a + g * (b - a)
+        f_new = f(np.where(left, c_new, d_new))
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
+    return (a + b) / 2
+
+
+def _fit_rows(z: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized least squares of y = a - c z with one z per row (R, k): the 2 x 2 normal equations
+    solved in closed form, so golden-section search can call it 50 times over thousands of rows."""
+    wz, wy = z @ weight, y @ weight
+    s11, s1z, s1y = weight.sum(), wz.sum(1), wy.sum(1)
+    szz, szy = (wz * z).sum(1), (wz * y).sum(1)
+    det = s11 * szz - s1z ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a, c = (s1y * szz - s1z * szy) / det, (s1z * s1y - s11 * szy) / det
+    resid = y - a[:, None] + c[:, None] * z
+    return np.column_stack([a, c]), np.einsum("rk,kl,rl->r", resid, weight, resid)
 
 
 class _Forms:
@@ -176,15 +233,22 @@ def fit_curves(sizes, point_means, boot_means, thresholds: VerdictThresholds, ta
     gain_b = boot.at(np.array([n_max, 2 * n_max])) @ [-1, 1]
     band = boot.at(grid)
     chosen = point.forms[point.choice[0]]
+    needed = estimate(point.size_reaching(target, n_min), boot.size_reaching(target, n_min))
+    flattens = estimate(point.size_flattening(thresholds.delta, n_min), boot.size_flattening(thresholds.delta, n_min))
+    note = None
+    if isinstance(chosen, _Saturating) and chosen.at_bound[0]:
+        where = "a step at the smallest scale" if chosen.alpha[0] >= 1 else "a straight line in log N"
+        note = (f"the saturating fit's exponent ({chosen.alpha[0]:.3g}) fits no better than an end of the range "
+                f"searched (0.05-50), a curve that is {where}: the scales measured do not pin down where it bends, "
+                f"so data needed and where it flattens are not identified")
+        needed = flattens = Estimate(value=None, ci_low=None, ci_high=None, identified=False)
     return CurveFit(
         form=chosen.name, params=chosen.params(0),
         aic={f.name: float(a) for f, a in zip(point.forms, point.aic[:, 0])},
         form_shares={f.name: float(np.mean(boot.choice == k)) for k, f in enumerate(boot.forms)},
         doubling_gain=estimate(gain_p, gain_b).model_copy(update={"extrapolated": True}),
         target=target,
-        data_needed=estimate(point.size_reaching(target, n_min), boot.size_reaching(target, n_min)),
-        flattens_at=estimate(point.size_flattening(thresholds.delta, n_min),
-                             boot.size_flattening(thresholds.delta, n_min)),
+        data_needed=needed, flattens_at=flattens, note=note,
         curve_sizes=[float(g) for g in grid], curve=[float(v) for v in point.at(grid)[0]],
         curve_low=[float(v) for v in np.percentile(band, 100 * cut, axis=0)],
         curve_high=[float(v) for v in np.percentile(band, 100 * (1 - cut), axis=0)])

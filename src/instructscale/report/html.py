@@ -13,13 +13,15 @@ from instructscale.report.benchmarks import html_view as benchmarks_view
 from instructscale.report.config import ReportConfig
 from instructscale.report.diagnostics import checks_view
 from instructscale.report.load import RunData
-from instructscale.report.tables import FITS_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
+from instructscale.report.pairwise import html_view as pairwise_view
+from instructscale.report.tables import FITS_NOTE, SEQUENTIAL_NOTE, display_name, fit_cells, fmt, union_categories, union_labels
 
 TEMPLATE = "data/report/report.html.j2"
 
 
 def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str, str], health, agreement,
-                composition: list[dict], compare: list[Analysis], checks=None, arms=None) -> str:
+                composition: list[dict], compare: list[Analysis], checks=None, arms=None,
+                reliability: dict | None = None) -> str:
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -30,39 +32,48 @@ def render_html(cfg: ReportConfig, run: RunData, a: Analysis, figures: dict[str,
         scales=[{"label": lab, "size": s} for lab, s in zip(a.labels, a.sizes)],
         rows=[_row(r) for r in a.rows], rule=cfg.thresholds.describe(),
         fits=[{"display": display_name(r.category), "category": r.category, **fit_cells(r.fit, a.sizes),
-               "late": _slope_text(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high)} for r in a.rows],
-        fits_note=FITS_NOTE, target=cfg.target_score, delta=cfg.thresholds.delta,
+               "late": _slope_text(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high),
+               "note": r.fit.note if r.fit else None} for r in a.rows],
+        fits_note=FITS_NOTE, sequential_note=SEQUENTIAL_NOTE, target=cfg.target_score, delta=cfg.thresholds.delta,
         pair_names=[f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else [],
         figure1=_b64(figures["figure1_png"]),
         health=[{**h.model_dump(), "repeat_spread": fmt(h.repeat_spread)} for h in health],
-        agreement=[{**g.model_dump(), "judges": " vs ".join(g.judges), "spearman": fmt(g.spearman)} for g in agreement],
+        agreement=[{**g.model_dump(), "judges": " vs ".join(g.judges), "spearman": fmt(g.spearman),
+                    "alpha": _alpha_text(g)} for g in agreement],
+        reliability=_reliability(reliability or {}),
         composition=composition, composition_categories=comp_cats,
         composition_figure=_b64(figures["composition_png"]) if composition else "",
         compare=_compare(compare, figures) if compare else None, checks=checks_view(checks, a.labels),
         arms=_arms(arms) if arms else None,
-        benchmarks=benchmarks_view(figures),
+        benchmarks=benchmarks_view(figures), pairwise=pairwise_view(figures),
         categories=run.categories, items_json=_json_for_script(item_data(run, cfg.max_answer_chars)))
 
 
 def item_data(run: RunData, max_chars: int) -> dict:
     """Per item: question, reference, every model's first answer (every arm, scale and
-    training seed) and every judge's score; `change` is over the first arm's scales."""
+    training seed), every judge's score and each repeat's reply to that answer (score, text);
+    `change` is over the first arm's scales."""
     judges = list(run.scores)
+    replies: dict[tuple[str, str, str], list] = {}
+    for name, judgements in run.judgements.items():
+        for j in sorted(judgements, key=lambda j: j.repeat):
+            if j.sample == 0 and (j.raw or j.error):
+                replies.setdefault((name, j.model, j.item_id), []).append([j.score, _cut(j.raw or j.error, max_chars)])
     arms = list(dict.fromkeys(s.arm for s in run.index.scales))
     items = []
     for item in sorted(run.items.values(), key=lambda i: (run.categories.index(i.category), i.id)):
         answers = []
         for scale in run.scales:
             samples = run.responses.get((scale.model, item.id))
-            text = samples[0].response if samples else None
-            if text is not None and len(text) > max_chars:
-                text = text[:max_chars] + f" … [{len(text) - max_chars} more characters]"
+            text = _cut(samples[0].response, max_chars) if samples else None
             scores = {}
             for j in judges:
                 s = run.scores[j].get((scale.model, item.id))
                 scores[j] = None if s is None else s.score
             label = f"{scale.label} seed {scale.seed}" if _replicated(run, scale) else scale.label
-            answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores})
+            answers.append({"label": label, "arm": scale.arm, "response": text, "scores": scores,
+                            "replies": {j: replies[(j, scale.model, item.id)] for j in judges
+                                        if (j, scale.model, item.id) in replies}})
         primary = [a["scores"][run.judge] for a in answers
                    if a["scores"][run.judge] is not None and a["arm"] == arms[0]]
         items.append({"id": item.id, "category": item.category, "question": item.question,
@@ -70,6 +81,12 @@ def item_data(run: RunData, max_chars: int) -> dict:
                       "change": round(primary[-1] - primary[0], 4) if len(primary) > 1 else None})
     return {"judges": judges, "primary": run.judge, "scales": [s.label for s in run.scales], "arms": arms,
             "items": items}
+
+
+def _cut(text: str | None, max_chars: int) -> str | None:
+    if text is not None and len(text) > max_chars:
+        return text[:max_chars] + f" … [{len(text) - max_chars} more characters]"
+    return text
 
 
 def _replicated(run: RunData, scale) -> bool:
@@ -106,6 +123,7 @@ def _row(r) -> dict:
             "cells": [{"mean": fmt(c.mean), "ci": f"[{fmt(c.ci_low)}, {fmt(c.ci_high)}]",
                        "scored_items": c.scored_items, "unscored": c.unscored} for c in r.cells],
             "slope": _slope_text(t.slope, t.ci_low, t.ci_high), "verdict": t.verdict, "decide": t.decide,
+            "looks": r.looks, "ci_level": f"{t.ci_level:.1%}",
             "pairs": [{"delta": fmt(p.delta, sign=True), "ci": f"[{fmt(p.ci_low, sign=True)}, {fmt(p.ci_high, sign=True)}]",
                        "p": fmt(p.p_not_better, 2)} for p in r.pairs]}
 
@@ -126,6 +144,22 @@ def _compare(analyses: list[Analysis], figures: dict[str, str]) -> dict:
                              for lab in labels], "slope": fmt(r.trend.slope, sign=True), "verdict": r.trend.verdict})
     return {"title": " vs ".join(a.name for a in analyses), "labels": labels, "rows": rows,
             "figure": _b64(figures["compare_png"])}
+
+
+def _alpha_text(g) -> str:
+    return "-" if g.alpha is None else f"{fmt(g.alpha)} [{fmt(g.alpha_low)}, {fmt(g.alpha_high)}]"
+
+
+def _reliability(r: dict) -> dict:
+    """Repeats (test-retest), verdicts per judge and agreement with people, as the template shows them."""
+    human = r.get("human_agreement")
+    return {"repeats": [{**x.model_dump(), "alpha": _alpha_text(x)} for x in r.get("repeat_agreement", [])],
+            "verdicts": [x.model_dump() for x in r.get("verdicts_by_judge", [])],
+            "judges": list(r["verdicts_by_judge"][0].verdicts) if r.get("verdicts_by_judge") else [],
+            "human": None if human is None else {
+                "rated": human.rated, "sheets": len(human.sheets),
+                "rows": [{**x.model_dump(), "raters": " vs ".join(x.raters), "alpha": _alpha_text(x),
+                          "spearman": fmt(x.spearman), "mad": fmt(x.mean_abs_diff)} for x in human.rows]}}
 
 
 def _b64(path: str | Path) -> str:

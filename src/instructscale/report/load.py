@@ -13,6 +13,7 @@ rewrites its output file.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ from instructscale.datafiles import one_per_key, read_jsonl_resumable, read_reco
 from instructscale.errors import InputError
 from instructscale.judge import ItemScore, item_scores
 from instructscale.judge.run import API_ERROR, RESPONSE_FAILED
+from instructscale.locks import holder
 from instructscale.records import EvalItem, Judgement, Response
+from instructscale.report.sequential import SequentialRecord, load_record
 from instructscale.runindex import RunIndex, ScaleEntry, load_index
 from instructscale.subsets.manifest import SubsetsManifest, load_manifest
 
@@ -39,6 +42,8 @@ class RunData:
     manifest: SubsetsManifest | None = None
     unknown_models: list[str] = field(default_factory=list)  # in judgements but not a scale
     judgements: dict[str, list[Judgement]] = field(default_factory=dict)  # judge -> records (per sample, repeat)
+    warnings: list[str] = field(default_factory=list)  # e.g. a judge still being written: its means are partial
+    sequential: SequentialRecord | None = None  # the looks of a sequential evaluation
 
     @property
     def name(self) -> str:
@@ -74,7 +79,7 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
             if r.model in models:
                 responses[(r.model, r.item_id)].append(r)
 
-    scores, unknown, raw = {}, set(), {}
+    scores, unknown, raw, warnings = {}, set(), {}, []
     for name, rel in index.judgements.items():
         judgements = []
         for j in _judge_records(index.resolve(rel), name):
@@ -86,9 +91,28 @@ def load_run(run_dir: str | Path, judge: str | None = None) -> RunData:
             judgements.append(j.model_copy(update={"category": items[j.item_id].category}))
         scores[name] = {(s.model, s.item_id): s for s in item_scores(judgements)}
         raw[name] = judgements
+        why = _unfinished(index, name)
+        if why:
+            judged, expected = len({(j.model, j.item_id) for j in judgements}), len(items) * len(models)
+            warnings.append(f"judge '{name}' is not finished ({why}): {judged} of {expected} answers judged so far, "
+                            "so its means are partial")
+            console.print(f"[yellow]warning: {warnings[-1]}[/yellow]")
     manifest = load_manifest(index.resolve(index.subsets_manifest)) if index.subsets_manifest else None
+    sequential = load_record(index.resolve(index.sequential)) if index.sequential else None
     return RunData(index=index, judge=judge, items=items, scales=scales, responses=dict(responses),
-                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw)
+                   scores=scores, manifest=manifest, unknown_models=sorted(unknown), judgements=raw, warnings=warnings,
+                   sequential=sequential)
+
+
+def _unfinished(index: RunIndex, name: str) -> str | None:
+    """Why a judge's file may still grow: a process holds its lock (a judge run is appending
+    to it), or its study unit's manifest says running or partial."""
+    pid = holder(index.resolve(index.judgements[name]))
+    if pid is not None:
+        return f"its file is being written by PID {pid}"
+    manifest = Path(index.path).parent / "manifests" / f"judge__{name}.json"
+    status = json.loads(manifest.read_text(encoding="utf-8")).get("status") if manifest.is_file() else None
+    return f"its study unit is {status}" if status in ("running", "partial") else None
 
 
 def _judge_records(path: Path, name: str) -> list[Judgement]:

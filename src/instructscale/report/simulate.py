@@ -8,7 +8,8 @@ quantized Binomial(10, p) / 10 (scores in [0, 1], steps of 0.1, mean exactly p).
 category mean at N is therefore E[clip(m(N) + Z, 0, 1)], Z ~ N(0, sqrt(sd_item^2 + sd_answer^2)),
 in closed form, and the true verdict follows from the true curve by the report's own rule
 with zero-width intervals. Studies are written as run directories (index.json, eval set,
-judgements) and read back through the report's real loader and analysis.
+judgements) and read back through the report's real loader and analysis; a sequential design
+(report/sequential.py) looks at growing stages of the same judged items, as a study would judge them.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import numpy as np
 from statistics import NormalDist
 
 from instructscale.categories import CATEGORY_IDS
-from instructscale.datafiles import write_jsonl
+from instructscale.datafiles import read_records, write_jsonl
+from instructscale.records import EvalItem
 from instructscale.report.analysis import Analysis, analyze
 from instructscale.report.config import Verdict, VerdictThresholds
 from instructscale.report.load import load_run
+from instructscale.report.sequential import RECORD_FILE, SequentialConfig, advance, save_stage, start
 from instructscale.report.stats import judge_trend
-from instructscale.runindex import RunIndex, ScaleEntry, save_index
+from instructscale.runindex import RunIndex, ScaleEntry, load_index, save_index
 
 SIZES = (0, 200_000, 600_000, 1_000_000, 2_000_000)  # the study's scales, base model first
 LABELS = ("base", "0.2M", "0.6M", "1M", "2M")
@@ -84,9 +87,14 @@ def true_verdicts(curve: Curve, t: VerdictThresholds) -> tuple[Verdict, set[Verd
     rule calls a gain smaller than delta plateaued, but evidence of it is evidence of a real gain)."""
     means = np.array([curve.mean(s) for s in SIZES[1:]])
     x = np.log10(SIZES[1:])
-    whole, late = _exact_slope(x, means), _exact_slope(x[-t.late_points:], means[-t.late_points:])
+    whole, late = _exact_slope(x, means), true_late_slope(curve, t)
     verdict, _ = judge_trend((whole,) * 3, (late,) * 3, (means[-1],) * 3, t)
     return verdict, ({verdict, "improving"} if late > 1e-9 else {verdict})
+
+
+def true_late_slope(curve: Curve, t: VerdictThresholds) -> float:
+    sizes = SIZES[-t.late_points:]
+    return _exact_slope(np.log10(sizes), np.array([curve.mean(s) for s in sizes]))
 
 
 def true_data_needed(curve: Curve, target: float) -> float | None:
@@ -140,6 +148,10 @@ class Calibration:
     ci_covered: int = 0
     needed_cells: int = 0
     needed_covered: int = 0
+    needed_unidentified: int = 0  # of the cells with a fit and a true crossing: the fit says not identified
+    items_used: int = 0  # summed over category cells (a sequential design uses fewer where it decides early)
+    flat_cells: int = 0  # cells whose true late slope is 0 (up to rounding)
+    false_improving: int = 0  # of those, called improving
     outcomes: Counter = field(default_factory=Counter)  # (curve kind, right verdicts, verdict) -> cells
 
     def add(self, other: Calibration) -> None:
@@ -161,12 +173,18 @@ def score_study(a: Analysis, curves: dict[str, Curve], t: VerdictThresholds, tar
         c.undetermined += verdict == "undetermined"
         c.confidently_wrong += verdict not in truth | {"undetermined"}
         c.outcomes[(curve.kind, "/".join(sorted(truth)), verdict)] += 1
+        c.items_used += row.items
+        if abs(true_late_slope(curve, t)) < 1e-6:
+            c.flat_cells += 1
+            c.false_improving += verdict == "improving"
         for cell in row.cells:
             if cell.ci_low is not None:
                 c.ci_cells += 1
                 c.ci_covered += cell.ci_low <= curve.mean(cell.size) <= cell.ci_high
         needed = true_data_needed(curve, target)
-        if needed is not None and row.fit is not None:
+        if needed is not None and row.fit is not None and not row.fit.data_needed.identified:
+            c.needed_unidentified += 1
+        elif needed is not None and row.fit is not None:
             n = row.fit.data_needed
             c.needed_cells += 1
             lo, hi = (math.inf if v is None else v for v in (n.ci_low, n.ci_high))
@@ -174,16 +192,58 @@ def score_study(a: Analysis, curves: dict[str, Curve], t: VerdictThresholds, tar
     return c
 
 
-def calibrate(root: Path, studies: int, items: int, samples: int, t: VerdictThresholds, target: float = 0.8,
-              seed: int = 0) -> Calibration:
-    """Simulate `studies` studies with `items` items per category and score the report against the truth."""
+def calibrate(root: Path, studies: int, items: int | SequentialConfig, samples: int, t: VerdictThresholds,
+              target: float = 0.8, seed: int = 0) -> Calibration:
+    """Simulate `studies` studies with `items` items per category (or a sequential design, judged on
+    up to its maximum) and score the report against the truth. A design and a fixed count equal to its
+    maximum see the very same simulated judgements."""
     total = Calibration()
+    n = items.max if isinstance(items, SequentialConfig) else items
     for k in range(studies):
-        rng = np.random.default_rng([seed, items, k])
+        rng = np.random.default_rng([seed, n, k])
         curves = draw_curves(rng)
-        run = write_study(root / f"study-{items}-{k}", curves, items, seed=int(rng.integers(2**31)))
-        total.add(score_study(analyze_study(run, samples, t, target), curves, t, target))
+        tag = "seq" if isinstance(items, SequentialConfig) else "fixed"
+        run = write_study(root / f"study-{tag}-{n}-{k}", curves, n, seed=int(rng.integers(2**31)))
+        a = (run_looks(run, items, samples, t, target) if isinstance(items, SequentialConfig)
+             else analyze_study(run, samples, t, target))
+        total.add(score_study(a, curves, t, target))
     return total
+
+
+def run_looks(run_dir: Path, design: SequentialConfig, samples: int, t: VerdictThresholds, target: float,
+              seed: int = 0) -> Analysis:
+    """A sequential evaluation of a study whose every item is judged already: each look's stage of
+    items is written the way `study run` writes it (stage eval file, sequential.json, index.json)
+    and analysed; categories still undetermined move on, until none does. The last look's analysis."""
+    items = read_records(run_dir / "eval.jsonl", EvalItem)
+    record = start(design, Counter(i.category for i in items), seed)
+    while True:
+        stage = save_stage(run_dir, record, items)
+        index = load_index(run_dir)
+        save_index(run_dir, index.model_copy(update={"eval": stage.name, "sequential": RECORD_FILE}))
+        a = analyze_study(run_dir, samples, t, target)
+        if not advance(record, {r.category: r.trend.verdict for r in a.categories}):
+            save_stage(run_dir, record, items)  # the final reasons
+            return a
+
+
+def late_slope_verdicts(slope_sd: float, true_slope: float, items: int, sims: int, samples: int,
+                        t: VerdictThresholds, rng: np.random.Generator) -> Counter:
+    """Verdicts of `sims` simulated categories through the report's bootstrap and rule: scales 0.2M, 1M
+    and 2M (and a base model), a good level (0.7), a per-item late slope of SD `slope_sd` around
+    `true_slope` (independent per-scale noise, no clipping: the setting evalset/power.py sizes)."""
+    from instructscale.evalset.power import slope_weights
+    from instructscale.report.stats import bootstrap_items, trend
+
+    sizes = [0, 200_000, 1_000_000, 2_000_000]
+    x, w = np.log10(sizes[1:]), slope_weights(sizes[1:])
+    noise = slope_sd / math.sqrt(float(w @ w))
+    out: Counter = Counter()
+    for _ in range(sims):
+        y = 0.7 + rng.normal(0, 0.1, (items, 1)) + true_slope * x + rng.normal(0, noise, (items, 3))
+        boot = bootstrap_items(np.column_stack([np.full(items, 0.2), y]), samples, rng)
+        out[trend(sizes, boot.means, boot.boot_means, t, items).verdict] += 1
+    return out
 
 
 def _exact_slope(x: np.ndarray, y: np.ndarray) -> float:

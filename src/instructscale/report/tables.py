@@ -21,7 +21,15 @@ FITS_NOTE = ("Per category the mean scores at the tuned scales are fitted by a l
              "which form fits. Gain per doubling: fitted score at twice the largest scale minus at the largest "
              f"(an extrapolation). Data needed: training examples at which the fitted curve reaches the target "
              f"(searched up to {REACH}x the largest scale; beyond the largest scale it is an extrapolation). "
-             "Flattens at: where the fitted slope falls below delta per tenfold data.")
+             "Flattens at: where the fitted slope falls below delta per tenfold data. Where the scales measured "
+             "do not pin a saturating curve's bend down (its exponent at an end of the range searched, 0.05-50), "
+             "data needed and flattening are not identified and no number is given.")
+UNIDENTIFIED = "not identified by the scales measured (see the note)"
+SEQUENTIAL_NOTE = ("Items were judged in stages: every category first on its first stage, then more items only for "
+                   "categories still undetermined, up to the most planned. A claim checked at several stages "
+                   "would be wrong more often than 1 in 40 if every stage used 95% CIs, so the stages share that "
+                   "error rate (group-sequential alpha spending) and a verdict's CIs are 95% or wider: at the "
+                   "level given for the stage it stopped at.")
 
 
 def display_name(category: str) -> str:
@@ -70,6 +78,9 @@ def fit_cells(fit: CurveFit | None, sizes: list[int]) -> dict[str, str]:
     n_max = max(sizes)
     g = fit.doubling_gain
     flat = fit.flattens_at
+    if not fit.data_needed.identified:
+        return {"form": fit.form, "doubling": fmt_ci(g.value, g.ci_low, g.ci_high, sign=True),
+                "needed": UNIDENTIFIED, "flattens": UNIDENTIFIED}
     return {"form": fit.form, "doubling": fmt_ci(g.value, g.ci_low, g.ci_high, sign=True),
             "needed": fmt_estimate_size(fit.data_needed, n_max),
             "flattens": ("flat from the smallest scale" if flat.value == 0 else
@@ -100,7 +111,8 @@ def wide_rows(a: Analysis) -> list[dict]:
         row.update({"slope_per_10x": _round(t.slope), "slope_ci_low": _round(t.ci_low),
                     "slope_ci_high": _round(t.ci_high), "late_slope_per_10x": _round(t.late_slope),
                     "late_ci_low": _round(t.late_ci_low), "late_ci_high": _round(t.late_ci_high),
-                    "verdict": t.verdict, "decide": t.decide, "fit": f.form if f else None})
+                    "verdict": t.verdict, "decide": t.decide, "verdict_ci_level": _round(t.ci_level),
+                    "looks": r.looks, "fit": f.form if f else None})
         for name, est in _fit_estimates(f):
             row.update({name: _round(est.value) if est else None, f"{name}_ci_low": _round(est.ci_low) if est else None,
                         f"{name}_ci_high": _round(est.ci_high) if est else None})
@@ -139,6 +151,10 @@ def markdown(a: Analysis, thresholds: VerdictThresholds) -> str:
                         for r in a.rows])
     lines += ["", f"Verdict rule: {thresholds.describe()}", ""]
     lines += [f"- {display_name(r.category)} is undetermined: {r.trend.decide}." for r in a.rows if r.trend.decide]
+    if any(r.looks for r in a.rows):
+        lines += ["", "## Sequential evaluation", "", SEQUENTIAL_NOTE, ""]
+        lines += [f"- {display_name(r.category)}: {r.looks}; verdict CIs at {r.trend.ci_level:.1%}."
+                  for r in a.rows if r.looks]
     lines += ["", "## Fitted curves", "", FITS_NOTE, ""]
     target = next((r.fit.target for r in a.rows if r.fit), None)
     lines += _md_table(["category", "form", "late slope per 10x [95% CI]",
@@ -148,6 +164,7 @@ def markdown(a: Analysis, thresholds: VerdictThresholds) -> str:
                          fmt_ci(r.trend.late_slope, r.trend.late_ci_low, r.trend.late_ci_high, sign=True),
                          cells["doubling"], cells["needed"], cells["flattens"]]
                         for r in a.rows for cells in [fit_cells(r.fit, a.sizes)]])
+    lines += [""] + [f"- {display_name(r.category)}: {r.fit.note}." for r in a.rows if r.fit and r.fit.note]
     lines += ["", "## Adjacent scales (paired bootstrap over items)", ""]
     pairs = [f"{p.frm} → {p.to}" for p in a.rows[0].pairs] if a.rows else []
     lines += _md_table(["category", *pairs],
@@ -175,6 +192,41 @@ def write_compare(analyses: list[Analysis], out: Path) -> dict[str, str]:
     files = {"compare_csv": out / "compare.csv", "compare_markdown": out / "compare.md"}
     write_text(files["compare_csv"], _csv([row for a in analyses for row in long_rows(a, run=a.name)]))
     write_text(files["compare_markdown"], compare_markdown(analyses))
+    return {k: str(v) for k, v in files.items()}
+
+
+def leaderboard_rows(entries: list[tuple[str, str, Analysis]]) -> list[dict]:
+    """One row per (run, arm): its mean score per category at its largest scale, ranked by the
+    macro mean (ties share a rank; an entry without a macro score comes last, unranked)."""
+    categories = union_categories([a for _, _, a in entries])
+    rows = []
+    for run, arm, a in entries:
+        last = {r.category: r.cells[-1] for r in a.rows if r.cells}
+        macro = last.get(MACRO)
+        rows.append({"run": run, "arm": arm, "scale": a.labels[-1], "size": a.sizes[-1],
+                     **{c: _round(last[c].mean) if c in last else None for c in categories},
+                     "macro_ci_low": _round(macro.ci_low) if macro else None,
+                     "macro_ci_high": _round(macro.ci_high) if macro else None})
+    scored = [row[MACRO] for row in rows if row.get(MACRO) is not None]
+    rows.sort(key=lambda row: -row[MACRO] if row.get(MACRO) is not None else float("inf"))
+    return [{"rank": None if row.get(MACRO) is None else 1 + sum(m > row[MACRO] for m in scored), **row}
+            for row in rows]
+
+
+def write_leaderboard(entries: list[tuple[str, str, Analysis]], out: Path) -> dict[str, str]:
+    """leaderboard.csv and leaderboard.md: runs (--compare) and arms side by side, one row each."""
+    rows = leaderboard_rows(entries)
+    categories = [k for k in rows[0] if k not in ("rank", "run", "arm", "scale", "size", "macro_ci_low",
+                                                 "macro_ci_high")]
+    body = [[str(row["rank"] or "-"), row["run"], row["arm"], f"{row['scale']} ({row['size']})",
+             *[fmt_ci(row[c], row["macro_ci_low"], row["macro_ci_high"]) if c == MACRO else fmt(row[c])
+               for c in categories]] for row in rows]
+    md = ["# Leaderboard: mean score at each entry's largest scale", "",
+          f"Judge: {entries[0][2].judge}; ranked by the overall (macro) mean, with its 95% CI.", "",
+          *_md_table(["rank", "run", "arm", "scale (examples)", *[display_name(c) for c in categories]], body)]
+    files = {"leaderboard_csv": out / "leaderboard.csv", "leaderboard_markdown": out / "leaderboard.md"}
+    write_text(files["leaderboard_csv"], _csv(rows))
+    write_text(files["leaderboard_markdown"], "\n".join(md) + "\n")
     return {k: str(v) for k, v in files.items()}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, first_line
 from instructscale.models.gguf import resolve_model_path
 from instructscale.respond.backend import Answer, Emit, Job, batch_seed
 from instructscale.respond.prompts import adapter_base, cut_at_stop, drop_broken_tail, resolve_template
@@ -106,6 +106,7 @@ def pick_dtype(dtype: str, device: str):
 def load_model(path: str, device: str, dtype):
     """(tokenizer, model) for a full model folder, Hub id or `.gguf` file, or a base model plus
     a PEFT adapter (the adapter folder's adapter_config.json names the base)."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(path)
@@ -119,8 +120,8 @@ def load_model(path: str, device: str, dtype):
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, path).merge_and_unload()
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load model '{path}': {exc}") from None
+    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+        raise ConfigError(f"cannot load model '{path}': {first_line(exc)}") from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:  # padding is masked, so any id will do
         tokenizer.pad_token = tokenizer.eos_token

@@ -23,7 +23,7 @@ from instructscale.errors import ConfigError
 from instructscale.runindex import DEFAULT_ARM
 from instructscale.study.config import ArmSection, BaseModelConfig, StudyConfig, SubsetsSection, validated
 
-SUBSETS_EXTRAS = ("select",)  # subsets fields added with arms; absent from older fingerprints
+SUBSETS_EXTRAS = ("select", "unknown")  # subsets fields added later: fingerprinted only when set
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError
+from instructscale.report.sequential import SequentialConfig
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# Judge and arm names become file names (judgements/<judge>.jsonl, models/scale_<size>@<arm>):
+# letters, digits, '_', '.', '-', starting with a letter or digit, so never a path separator or '..'.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$"
+SAFE_NAME_HELP = "letters, digits, '_', '.', '-'; no '/' or '..'"
 
 
 class TeacherConfig(_Section):
@@ -45,8 +52,10 @@ class DataConfig(_Section):
 
 class EvalConfig(_Section):
     path: str | None = Field(None, description="Evaluation set (canonical or public-release format)")
-    demo_world_per_category: int | None = Field(None, description="Build the eval set from the offline demo world: items per category")
+    demo_world_per_category: int | None = Field(None, ge=1, description="Build the eval set from the offline demo world: items per category")
     demo_world_seed: int = Field(1, description="Seed for the demo-world eval set (kept apart from training data)")
+    sequential: SequentialConfig | None = Field(None, description="Judge `first` items per category, then more (up to `max`) only where the verdict is undetermined, with group-sequential boundaries (docs/report.md); None: every item at once")
+    limit_per_category: int | None = Field(None, ge=1, description="Keep only the first N items of each category (study run --limit sets it); None: all")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -60,7 +69,23 @@ class SubsetsSection(_Section):
     stratify: bool = Field(False, description="Keep the pool's category proportions in every subset")
     exclude_eval_overlaps: bool = Field(True, description="Drop pool items that (near-)duplicate an eval question")
     overlap_threshold: float = Field(0.8, description="Similarity above which a pool item counts as overlapping")
+    unknown: Literal["error", "other", "drop"] | None = Field(None, description="Pool categories outside the 12 (normalised as the eval set's): error, other (kept as 'other') or drop (example left out). None: error")
     select: str | dict[str, Any] | None = Field(None, description="How the pool is ranked before subsets are cut: a method (random, llm-quality, ifd, length, diversity) or a block of the subsets stage's select options (method, mix, drop, ...; see docs/subsets.md); llm-quality rates with the teacher, ifd with the base model. None: random")
+
+    @field_validator("sizes")
+    @classmethod
+    def _nested_sizes(cls, sizes):
+        """Checked when the file is loaded: a bad size would otherwise fail only at the subsets
+        stage, after the eval set and the pool were paid for."""
+        if not sizes:
+            raise ValueError("give at least one size")
+        for s in sizes:
+            if s <= 0 or (s >= 1 and s != int(s)):
+                raise ValueError(f"{s:g} is not a size: give whole counts (200000) or fractions of the pool "
+                                 "between 0 and 1 (0.1)")
+        if any(b <= a for a, b in zip(sizes, sizes[1:])):
+            raise ValueError(f"{sizes} must increase: the subsets are nested, each one inside the next")
+        return sizes
 
 
 class BaseModelConfig(_Section):
@@ -80,17 +105,54 @@ class LaunchConfig(_Section):
 
 
 class JudgeSection(_Section):
-    name: str = Field(..., description="Name of this judge in the report")
-    kind: Literal["llm", "reference", "lm-eval"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model")
+    name: str = Field(..., pattern=SAFE_NAME, description=f"Name of this judge in the report and of its judgements file ({SAFE_NAME_HELP})")
+    kind: Literal["llm", "reference", "lm-eval", "pairwise"] = Field("llm", description="llm: an LLM judge with category prompts; reference: metrics against the golden answer; lm-eval: standard benchmarks (lm-evaluation-harness tasks) on each model; pairwise: an LLM judge comparing each answer with a reference answer in both orders (options.against: golden, a scale such as 0, a model name or a Response file; docs/pairwise.md)")
     use_teacher: bool = Field(True, description="llm only: call the teacher's server/model (else set base_url/model in options)")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for the judge stage (repeats, prompts, ...; see docs/judge.md)")
 
 
 class ArmSection(_Section):
-    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Arm name, shown in the report (letters, digits, '_', '.', '-')")
+    name: str = Field(..., pattern=SAFE_NAME, description=f"Arm name, shown in the report ({SAFE_NAME_HELP})")
     subsets: dict[str, Any] = Field(default_factory=dict, description="Fields of the study's subsets section this arm changes (select with its method, mix and drop; sizes, ...)")
     base_model: BaseModelConfig | None = Field(None, description="Another base model for this arm (its own scale 0); None: the study's")
     train: dict[str, Any] = Field(default_factory=dict, description="Train options this arm changes, merged over the study's train (e.g. lora, preset)")
+
+
+class Resources(_Section):
+    gpus: int | None = Field(None, ge=0, description="GPUs a unit of this stage gets (local: slots pinned with CUDA_VISIBLE_DEVICES; slurm: --gres=gpu:N). None: 1 for train and respond when GPUs exist, else 0")
+    cpus: int | None = Field(None, ge=1, description="slurm: --cpus-per-task")
+    mem: str | None = Field(None, description="slurm: --mem, e.g. 64G")
+    time: str | None = Field(None, description="slurm: --time, e.g. 12:00:00")
+    partition: str | None = Field(None, description="slurm: --partition")
+    account: str | None = Field(None, description="slurm: --account")
+    qos: str | None = Field(None, description="slurm: --qos")
+    constraint: str | None = Field(None, description="slurm: --constraint")
+    sbatch: list[str] = Field(default_factory=list, description="slurm: more #SBATCH lines, e.g. ['--exclusive']")
+    setup: list[str] = Field(default_factory=list, description="slurm: shell lines run before the unit, e.g. ['module load cuda', 'source .venv/bin/activate']")
+
+
+class ExecutorConfig(_Section):
+    kind: Literal["local", "workers", "slurm"] = Field("local", description="local: in this process, one unit after another (workers > 1: as `workers`); workers: each unit in its own process, every ready unit at once within the workers and GPU slots; slurm: each unit a SLURM job (docs/executors.md)")
+    workers: int | None = Field(None, ge=1, description="local/workers: units running at once (None: local 1; workers: the GPU count, at least 2)")
+    gpus: Literal["auto"] | list[int] = Field("auto", description="local/workers: GPU ids to hand out (auto: CUDA_VISIBLE_DEVICES, else every visible GPU)")
+    resources: dict[str, Resources] = Field(default_factory=dict, description="What a unit needs, per stage (eval, pool, subsets, base, train, respond, judge, report) or 'default' for every stage")
+    max_attempts: int = Field(2, ge=1, description="slurm: submissions of a unit whose job failed, timed out or was preempted (a job cancelled by hand is not resubmitted)")
+    poll_s: float = Field(5.0, gt=0, description="slurm: seconds between job state queries")
+
+    @model_validator(mode="after")
+    def _known_stages(self):
+        from instructscale.study.selection import STAGES
+
+        unknown = sorted(set(self.resources) - {"default", *STAGES})
+        if unknown:
+            raise ValueError(f"resources: unknown stage '{unknown[0]}'" + did_you_mean(unknown[0], ["default", *STAGES], "stages"))
+        return self
+
+    def resources_for(self, stage: str) -> Resources:
+        """A stage's resources: its own block over the `default` block."""
+        default = self.resources.get("default", Resources())
+        own = self.resources.get(stage)
+        return default if own is None else default.model_copy(update=own.model_dump(exclude_unset=True))
 
 
 class StudyConfig(_Section):
@@ -108,18 +170,24 @@ class StudyConfig(_Section):
     judges: list[JudgeSection] = Field(default_factory=lambda: [JudgeSection(name="teacher")], description="Judges; each scores every scale's responses")
     report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
     arms: list[ArmSection] = Field(default_factory=list, description="Variants of the study trained side by side, each a curve in the report; none: one arm, 'main'")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where units run: in this process, in parallel worker processes on this machine's GPUs, or as SLURM jobs; never part of any result")
 
 
-def load_study(path: str | Path, overrides: list[str] = ()) -> StudyConfig:
+def load_study(path: str | Path, overrides: list[str] = (), limit: int | None = None) -> StudyConfig:
     """Read and validate a study file; `overrides` are `dotted.key=yaml_value` strings
-    (e.g. `train.max_steps=5`) applied on top, as from `--set`."""
+    (e.g. `train.max_steps=5`) applied on top, as from `--set`; `limit` makes it the smoke
+    version of the study (study/smoke.py)."""
     p = Path(path)
     raw = read_yaml(p)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     for item in overrides:
         apply_override(raw, item)
-    return validated(StudyConfig, raw, source=str(p))
+    if limit is not None:
+        from instructscale.study.smoke import shrink
+
+        shrink(raw, limit)
+    return validated(StudyConfig, raw, source=str(p), lines=p)
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -148,9 +216,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         raise ConfigError(f"--set {key}: '{leaf}' cannot be set here")
 
 
-def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = ""):
+def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix: str = "",
+              lines: Path | None = None):
     """Build a pydantic model, turning the first validation error into a one-line ConfigError
-    that names the file and the dotted key; an unknown key gets the closest valid one."""
+    that names the file (and with `lines`, the YAML file the data came from, the key's line)
+    and the dotted key; an unknown key gets the closest valid one."""
     try:
         return cls.model_validate(data)
     except ConfigError as exc:  # raised by a model's own cross-field check
@@ -163,7 +233,25 @@ def validated(cls: type[BaseModel], data: dict[str, Any], *, source: str, prefix
             msg = "unknown key" + did_you_mean(str(err["loc"][-1]), _keys_at(cls, err["loc"][:-1]))
         elif err["type"] == "missing":
             msg = "missing required key"
-        raise ConfigError(f"{source}: {loc or '(top level)'}: {msg}") from None
+        elif err["type"] == "string_pattern_mismatch" and err["loc"][-1] == "name":
+            msg = f"{err['input']!r} is not a safe name ({SAFE_NAME_HELP})"
+        line = yaml_line(lines, err["loc"]) if lines is not None else None
+        raise ConfigError(f"{source}{f', line {line}' if line else ''}: {loc or '(top level)'}: {msg}") from None
+
+
+def yaml_line(path: Path, loc: tuple) -> int | None:
+    """The line of the key at `loc` (keys, list indexes) in a YAML file; None when the file
+    does not hold it (a missing key, or one set by `--set`)."""
+    node, line = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader), None
+    for part in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode) and (found := [(k, v) for k, v in node.value if k.value == str(part)]):
+            line, node = found[0][0].start_mark.line + 1, found[0][1]
+        else:
+            return None
+    return line
 
 
 def did_you_mean(key: str, valid: Iterable[str], noun: str = "valid keys") -> str:
@@ -209,6 +297,9 @@ def check_cross_stage(cfg: StudyConfig, configs: dict[str, Any], source: str, ar
     of these would otherwise fail hours later, after generation or training. `configs` are
     the built stage configs (`train`: one config, or one per arm name); `arms`: objects with
     `name`, `subsets` and `base_model` (None: the study's own sections)."""
+    if cfg.eval.sequential and cfg.arms:
+        raise ConfigError(f"{source}: eval.sequential: not with arms (each arm's curve would need looks of its own); "
+                          f"judge every item in a study with arms")
     names = [j.name for j in cfg.judges]
     primary = configs["report"].primary_judge
     if primary is not None and primary not in names:

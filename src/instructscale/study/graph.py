@@ -1,5 +1,6 @@
 """Which units a study has and which units each one reads: the graph, apart from what the
-units run (study/runners.py) and where they write (study/layout.py).
+units run (study/runners.py) and where they write (study/layout.py). Units are plain data
+(study/units.py); this module imports no runner.
 
     eval ─┬─────────────────────────────────────── respond:* ── judge:* ── report
     pool ─┼─ subsets[@arm] ── train:N[_seedS][@arm] ─┘                       │
@@ -15,16 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from instructscale.datafiles import file_sha256
 from instructscale.errors import ConfigError
-from instructscale.study import runners
 from instructscale.study.arms import Arm, ModelRef, selection_block, subsets_settings, tagged
-from instructscale.study.units import Unit
-
-if TYPE_CHECKING:
-    from instructscale.study.pipeline import Study
+from instructscale.study.context import StudyContext
+from instructscale.study.units import Unit, make_unit
 
 
 @dataclass
@@ -34,28 +32,43 @@ class Graph:
     models: dict[str, list[ModelRef]] = field(default_factory=dict)  # arm -> scale 0, then its tuned models
     model_units: dict[str, tuple[Unit, Unit]] = field(default_factory=dict)  # model name -> (train or base, respond)
     waiting: list[str] = field(default_factory=list)  # arms whose scales wait for their subsets unit
+    by_name: dict[str, Unit] = field(default_factory=dict)
 
     def add(self, unit: Unit, arms: tuple[str, ...] = ()) -> Unit:
         self.units.append(unit)
+        self.by_name[unit.name] = unit
         self.arms_of[unit.name] = arms
         return unit
 
+    def ref(self, model: str) -> ModelRef:
+        """A model of the study by its name (`scale_200@quality`)."""
+        return next(r for refs in self.models.values() for r in refs if r.name == model)
 
-def build_graph(study: Study) -> Graph:
+    def dependents(self, names: set[str]) -> set[str]:
+        """Every unit that reads, directly or through others, from one of `names`."""
+        out: set[str] = set()
+        for unit in self.units:  # in dependency order
+            if any(d in names or d in out for d in unit.after):
+                out.add(unit.name)
+        return out
+
+
+def build_graph(study: StudyContext) -> Graph:
     cfg, lay, cfgs = study.cfg, study.layout, study.stage_configs()
     g = Graph()
-    evaluation = g.add(Unit("eval", "eval", {"eval": cfg.eval.model_dump(), **_file_identity(study, cfg.eval.path)},
-                            run=lambda: runners.run_eval(study), outputs=[lay.eval_path]))
+    # limit_per_category left out when unset, so runs made before it existed keep their fingerprints
+    eval_settings = cfg.eval.model_dump(exclude=None if cfg.eval.limit_per_category else {"limit_per_category"})
+    evaluation = g.add(make_unit("eval", "eval", {"eval": eval_settings, **_file_identity(study, cfg.eval.path)},
+                                 outputs=[lay.eval_path]))
     if cfg.data.pool is None:
         gen = cfgs["generate"]
         settings = {"generate": gen.model_dump(mode="json", exclude={"client", "out"}), "teacher": study.teacher_identity()}
         if cfg.data.generate.get("client"):  # generation-only teacher settings (absent: fingerprints as before)
             settings["client"] = cfg.data.generate["client"]
-        pool = g.add(Unit("pool", "pool", settings,
-                          run=lambda: runners.run_generate(study), outputs=[lay.pool_path],
-                          keep_outputs_on_change=True))
+        pool = g.add(make_unit("pool", "pool", settings, task={"generate": True}, outputs=[lay.pool_path],
+                               keep_outputs_on_change=True))
     else:
-        pool = g.add(Unit("pool", "pool", _file_identity(study, cfg.data.pool), run=lambda: runners.check_pool(study)))
+        pool = g.add(make_unit("pool", "pool", _file_identity(study, cfg.data.pool)))
 
     bases: dict[str, Unit] = {}  # arm name -> its (maybe shared) base unit; added after the subsets units
     for arm in study.arms:
@@ -63,12 +76,12 @@ def build_graph(study: Study) -> Graph:
         if owner.name in bases:
             bases[arm.name] = bases[owner.name]
         elif arm.base_model.tiny is not None:
-            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", {"tiny": arm.base_model.tiny, "seed": cfg.seed},
-                                   run=lambda a=arm: runners.run_base(study, a), after=[pool],
-                                   outputs=[Path(lay.base_path(arm))])
+            bases[arm.name] = make_unit(tagged("base", arm.base_tag), "base",
+                                        {"tiny": arm.base_model.tiny, "seed": cfg.seed}, task={"arm": arm.name},
+                                        after=[pool], outputs=[lay.base_path(arm)])
         else:
-            bases[arm.name] = Unit(tagged("base", arm.base_tag), "base", runners.pretrained_identity(arm.base_model.path),
-                                   run=lambda a=arm: runners.run_pretrained_base(a))
+            bases[arm.name] = make_unit(tagged("base", arm.base_tag), "base",
+                                        pretrained_identity(arm.base_model.path), task={"arm": arm.name})
     subsets: dict[str, Unit] = {}  # arm name -> its (maybe shared) subsets unit
     for arm in study.arms:
         owner = _owner(study.arms, "subsets_tag", arm.subsets_tag)
@@ -79,10 +92,10 @@ def build_graph(study: Study) -> Graph:
         settings: dict[str, Any] = {"subsets": subsets_settings(arm.subsets), "seed": cfg.seed}
         if method == "llm-quality":
             settings["teacher"] = study.teacher_identity()  # the default rater
-        subsets[arm.name] = g.add(Unit(tagged("subsets", arm.subsets_tag), "subsets", settings,
-                                       run=lambda a=arm: runners.run_subsets(study, a),
-                                       after=[pool, evaluation, *([bases[arm.name]] if method == "ifd" else [])],
-                                       outputs=[lay.subsets_dir(arm)]),
+        subsets[arm.name] = g.add(make_unit(tagged("subsets", arm.subsets_tag), "subsets", settings,
+                                            task={"arm": arm.name},
+                                            after=[pool, evaluation, *([bases[arm.name]] if method == "ifd" else [])],
+                                            outputs=[lay.subsets_dir(arm)]),
                                   _sharing(study.arms, "subsets_tag", arm.subsets_tag))
     for arm in study.arms:
         if bases[arm.name].name not in g.arms_of:
@@ -99,9 +112,9 @@ def build_graph(study: Study) -> Graph:
                             seed_tag=False, tag=arm.base_tag)
         refs = [base_ref]
         if base_ref.name not in g.model_units:
-            respond0 = Unit(f"respond:{base_ref.key}", "respond", respond_settings,
-                            run=lambda a=arm, r=base_ref: runners.run_respond(study, r, lay.base_path(a), a),
-                            after=[bases[arm.name], evaluation], scale="0", outputs=[lay.responses_path(base_ref)])
+            respond0 = make_unit(f"respond:{base_ref.key}", "respond", respond_settings,
+                                 task={"model": base_ref.name, "base_of": arm.name},
+                                 after=[bases[arm.name], evaluation], scale="0", outputs=[lay.responses_path(base_ref)])
             responds.append((respond0, _sharing(study.arms, "base_tag", arm.base_tag)))
             g.model_units[base_ref.name] = (bases[arm.name], respond0)
         train_cfg = cfgs["train"][arm.name]
@@ -109,15 +122,13 @@ def build_graph(study: Study) -> Graph:
         for size in sizes:
             for k, seed in enumerate(seeds):
                 ref = ModelRef(arm=arm.name, size=size, seed=seed, seed_tag=k > 0, tag=arm.tag)
-                settings = train_cfg.model_copy(update={"seed": seed}).model_dump(
-                    mode="json", exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
-                train = Unit(f"train:{ref.key}", "train", settings,
-                             run=lambda a=arm, r=ref: runners.run_train(study, a, r),
-                             after=[subsets[arm.name], bases[arm.name]], scale=str(size),
-                             outputs=[lay.model_dir(ref)])
-                respond = Unit(f"respond:{ref.key}", "respond", respond_settings,
-                               run=lambda r=ref: runners.run_respond(study, r, str(lay.model_dir(r))),
-                               after=[train, evaluation], scale=str(size), outputs=[lay.responses_path(ref)])
+                settings = train_cfg.model_copy(update={"seed": seed}).identity(
+                    exclude={"data", "out", "base_model", "report_to"})  # trackers: not the model
+                train = make_unit(f"train:{ref.key}", "train", settings, task={"arm": arm.name, "model": ref.name},
+                                  after=[subsets[arm.name], bases[arm.name]], scale=str(size),
+                                  outputs=[lay.model_dir(ref)])
+                respond = make_unit(f"respond:{ref.key}", "respond", respond_settings, task={"model": ref.name},
+                                    after=[train, evaluation], scale=str(size), outputs=[lay.responses_path(ref)])
                 trains.append((train, (arm.name,)))
                 responds.append((respond, (arm.name,)))
                 g.model_units[ref.name] = (train, respond)
@@ -132,16 +143,17 @@ def build_graph(study: Study) -> Graph:
     judges = []
     for judge in cfg.judges:
         settings = _judge_settings(study, judge)
-        judges.append(g.add(Unit(f"judge:{judge.name}", "judge", settings,
-                                 run=lambda j=judge: runners.run_judge(study, j, g.models),
-                                 after=answered, outputs=[_judge_output(study, judge)])))
-    report_settings = cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"})
-    g.add(Unit("report", "report", report_settings, run=lambda: runners.run_report(study, g.models),
-               after=[*{u.name: u for u in subsets.values()}.values(), *judges]))
+        judges.append(g.add(make_unit(f"judge:{judge.name}", "judge", settings, task={"judge": judge.name},
+                                      after=answered, outputs=[_judge_output(study, judge)])))
+    # the judges' names too: a renamed judge has the same settings, but index.json and the report name it
+    report_settings = {**cfgs["report"].model_dump(mode="json", exclude={"run_dir", "out"}),
+                       "judges": [j.name for j in cfg.judges]}
+    g.add(make_unit("report", "report", report_settings,
+                    after=[*{u.name: u for u in subsets.values()}.values(), *judges]))
     return g
 
 
-def _judge_settings(study: Study, judge) -> dict[str, Any]:
+def _judge_settings(study: StudyContext, judge) -> dict[str, Any]:
     jcfg = study.stage_configs()["judges"][judge.name]
     settings = jcfg.model_dump(mode="json", exclude={"eval", "responses", "out", "cache", "client"})
     if getattr(jcfg, "client", None) is not None:  # lm-eval judges have no client
@@ -151,8 +163,8 @@ def _judge_settings(study: Study, judge) -> dict[str, Any]:
     return settings
 
 
-def _judge_output(study: Study, judge) -> Path:
-    if judge.kind == "lm-eval":
+def _judge_output(study: StudyContext, judge) -> Path:
+    if judge.kind in ("lm-eval", "pairwise"):
         return study.stage_configs()["judges"][judge.name].out
     return study.layout.judgements_path(judge.name)
 
@@ -166,10 +178,18 @@ def _sharing(arms: list[Arm], attr: str, tag: str) -> tuple[str, ...]:
     return tuple(a.name for a in arms if getattr(a, attr) == tag)
 
 
-def _file_identity(study: Study, path: str | None) -> dict[str, Any]:
+def pretrained_identity(path: str) -> dict[str, Any]:
+    """A pretrained base in fingerprints: its Hub id or folder, and for a GGUF file also its
+    sha256 (a changed file retrains every scale)."""
+    from instructscale.models.gguf import is_gguf
+
+    return {"path": path, "sha256": file_sha256(path)} if is_gguf(path) and Path(path).is_file() else {"path": path}
+
+
+def _file_identity(study: StudyContext, path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{study.source}: file not found: {p}")
+    if not p.exists():  # `study status` and `study plan` still work; `study run`'s preflight names it
+        return {"path": str(p), "missing": True}
     return {"path": str(p), "sha256": file_sha256(p)} if p.is_file() else {"path": str(p)}

@@ -1,12 +1,13 @@
-"""`Study`: a study file turned into fingerprinted units of work, run in order.
+"""`Study`: a study file turned into fingerprinted units of work, run by an executor.
 
 The story of `study run`: validate every stage config of every arm (fail before any
 work) -> start the offline teacher if asked -> eval set -> pool (generate, or an
 existing file) -> nested subsets -> base model -> one training run per arm, scale and
 seed -> responses per model (scale 0 is the untuned base) -> one judgement file per
-judge -> index.json -> report. Which units exist is study/graph.py, what each runs is
-study/runners.py, where they write is study/layout.py, arms and model names are
-study/arms.py, and `--only/--from/--arm` is study/selection.py.
+judge -> index.json -> report. The stage configs are study/context.py, which units exist
+is study/graph.py, what each runs is study/runners.py, which run when is study/schedule.py,
+where they run is study/executors.py, where they write is study/layout.py, arms and model
+names are study/arms.py, and `--only/--from/--arm` is study/selection.py.
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from instructscale.console import console
 from instructscale.errors import ConfigError
 from instructscale.locks import exclusive
-from instructscale.study.arms import Arm, ModelRef, resolve_arms, selection_block
-from instructscale.study.config import JudgeSection, StudyConfig, check_cross_stage, validated
+from instructscale.progress import log_to
+from instructscale.study.context import DEMO_TEACHER_MODEL, StudyContext
 from instructscale.study.graph import Graph, build_graph
-from instructscale.study.layout import Layout
+from instructscale.study.preflight import before_run
+from instructscale.study.schedule import Scheduler
 from instructscale.study.selection import STAGES, selection_of
-from instructscale.study.units import Ledger, Unit
+from instructscale.study.units import Unit
 
-DEMO_TEACHER_MODEL = "demo-teacher"
 __all__ = ["DEMO_TEACHER_MODEL", "STAGES", "Study", "UnitRow"]
 
 
@@ -40,183 +40,12 @@ class UnitRow:
     state: str  # done | changed | partial | pending
     seconds: float | None = None
     arms: tuple[str, ...] = ()  # () = shared by every arm
+    job: str | None = None  # SLURM job of a unit not done: "812 RUNNING"
 
 
-class Study:
-    def __init__(self, cfg: StudyConfig, source: str = "study.yaml"):
-        self.cfg = cfg
-        self.source = source
-        self.layout = Layout(cfg)
-        self.run_dir = self.layout.run_dir
-        self.ledger = Ledger(self.run_dir)
-        self.teacher_url: str | None = cfg.teacher.base_url
-        self.arms: list[Arm] = resolve_arms(cfg, source)
-        self._configs: dict[str, Any] = {}
-        self._configs_for: str | None = "(not built)"
-        self.stage_configs()  # validation only: every stage's settings are checked before any work
-
-    # the teacher ------------------------------------------------------------------------
-
-    def teacher_client(self, overrides: dict[str, Any] | None = None, prefix: str = "teacher"):
-        from instructscale.llm import ClientConfig
-
-        t = self.cfg.teacher
-        values = {"base_url": self.teacher_url or "http://127.0.0.1:1/v1", "model": self.teacher_model(),
-                  "api_key_env": t.api_key_env, "concurrency": t.concurrency, "rpm": t.rpm, "tpm": t.tpm,
-                  "timeout_s": t.timeout_s, "max_attempts": t.max_attempts, **(overrides or {})}
-        return validated(ClientConfig, values, source=self.source, prefix=prefix)
-
-    def teacher_model(self) -> str:
-        return DEMO_TEACHER_MODEL if self.cfg.teacher.offline_demo else self.cfg.teacher.model
-
-    def teacher_identity(self) -> dict[str, Any]:
-        """What the teacher is, for fingerprints: the offline teacher's port changes every run."""
-        t = self.cfg.teacher
-        if t.offline_demo:
-            return {"offline_demo": True, "seed": self.cfg.seed, **({"noise_rate": t.demo_noise_rate}
-                                                                     if t.demo_noise_rate else {})}
-        return {"base_url": t.base_url, "model": t.model}
-
-    # stage configs ----------------------------------------------------------------------
-
-    def stage_configs(self) -> dict[str, Any]:
-        """Every stage's typed config (model-independent parts; train per arm). Built, and so
-        validated, once per teacher URL: the offline teacher's URL is only known once it has started."""
-        if self._configs_for != self.teacher_url:
-            self._configs, self._configs_for = self._build_stage_configs(), self.teacher_url
-        return self._configs
-
-    def _build_stage_configs(self) -> dict[str, Any]:
-        from instructscale.judge import JudgeConfig
-
-        cfgs: dict[str, Any] = {}
-        if self.cfg.data.pool is None:
-            from instructscale.generate import GenerateConfig
-
-            generate = dict(self.cfg.data.generate)
-            # data.generate.client: teacher settings for generation only (e.g. a local model's max_tokens)
-            client = self.teacher_client(generate.pop("client", {}), prefix="data.generate.client")
-            cfgs["generate"] = validated(GenerateConfig, {"seed": self.cfg.seed, **generate,
-                                                          "out": self.layout.pool_path, "client": client},
-                                         source=self.source, prefix="data.generate")
-        cfgs["train"] = {arm.name: self._train_config(i, arm) for i, arm in enumerate(self.arms)}
-        for i, arm in enumerate(self.arms):
-            self.subsets_config(arm, cfgs["train"][arm.name].template,
-                                prefix=f"arms.{i}.subsets" if self.cfg.arms else "subsets")
-        cfgs["respond"] = self._respond_values_config({})
-        cfgs["judges"] = {}
-        for i, judge in enumerate(self.cfg.judges):
-            if judge.kind == "lm-eval":  # scores models on benchmark tasks, not answers to the eval set
-                from instructscale.judge.lmeval import LmEvalConfig
-
-                cfgs["judges"][judge.name] = validated(
-                    LmEvalConfig, {"seed": self.cfg.seed, **judge.options,
-                                   "out": self.run_dir / "benchmarks" / f"{judge.name}.json"},
-                    source=self.source, prefix=f"judges.{i}.options")
-                continue
-            cfgs["judges"][judge.name] = validated(JudgeConfig, self._judge_values(judge, i), source=self.source,
-                                                   prefix=f"judges.{i}.options")
-        names = [j.name for j in self.cfg.judges]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"{self.source}: judges: names must be unique, got {names}")
-        cfgs["report"] = self.report_config()
-        check_cross_stage(self.cfg, cfgs, self.source, self.arms)
-        return cfgs
-
-    def _train_config(self, i: int, arm: Arm):
-        from instructscale.train import TrainConfig, presets
-
-        prefix = f"arms.{i}.train" if self.cfg.arms and self.cfg.arms[i].train else "train"
-        train = dict(arm.train)
-        preset = train.pop("preset", "replica")
-        if preset not in presets():
-            raise ConfigError(f"{self.source}: {prefix}.preset: unknown preset '{preset}' "
-                              f"(have: {', '.join(presets())})")
-        return validated(TrainConfig, {**presets()[preset], "seed": self.cfg.seed, "resume": True, **train,
-                                       "base_model": self.layout.base_path(arm)},
-                         source=self.source, prefix=prefix)
-
-    def subsets_config(self, arm: Arm, template: str, prefix: str = "subsets"):
-        """The arm's subsets stage config. `select` may be a method name or a block of the
-        stage's select options; llm-quality rates with the teacher (`client` changes some of
-        its settings) and the study's reply cache, ifd uses the arm's base model and template."""
-        from instructscale.subsets import SubsetsConfig
-
-        s = arm.subsets
-        values: dict[str, Any] = {
-            "pool": self.layout.pool_path, "sizes": s.sizes, "out": self.layout.subsets_dir(arm), "seed": self.cfg.seed,
-            "stratify": s.stratify, "exclude_eval": self.layout.eval_path if s.exclude_eval_overlaps else None,
-            "overlap_threshold": s.overlap_threshold}
-        select = selection_block(s)
-        if select is not None:
-            if select.get("method") == "llm-quality":
-                select["client"] = self.teacher_client(select.get("client") or {})
-                select.setdefault("cache", self.layout.cache_path)
-            elif select.get("method") == "ifd":
-                select.setdefault("base_model", self.layout.base_path(arm))
-                select.setdefault("template", template)
-            values["select"] = {k: v for k, v in select.items() if v is not None}
-        return validated(SubsetsConfig, values, source=self.source, prefix=prefix)
-
-    def respond_config(self, ref: ModelRef, model_path: str, base_of: Arm | None = None):
-        """Responses of one model. The untuned base (`base_of`: its arm) has no saved
-        template, so it is asked the way that arm's scales were trained."""
-        from instructscale.respond import ModelSpec
-
-        values: dict[str, Any] = {"models": [ModelSpec(name=ref.name, path=model_path)],
-                                  "out": self.layout.responses_path(ref)}
-        if base_of is not None:
-            values["template"] = self.cfg.respond.get("template", self.stage_configs()["train"][base_of.name].template)
-        return self._respond_values_config(values)
-
-    def _respond_values_config(self, values: dict[str, Any]):
-        from instructscale.respond import RespondConfig
-
-        values = {"seed": self.cfg.seed, **self.cfg.respond, "eval": self.layout.eval_path, "models": [],
-                  "out": self.run_dir / "responses" / "responses.jsonl", **values}
-        if values.get("backend") == "openai" and "client" not in values:
-            raise ConfigError(f"{self.source}: respond.client: the openai backend needs client settings")
-        return validated(RespondConfig, values, source=self.source, prefix="respond")
-
-    def _judge_values(self, judge: JudgeSection, i: int) -> dict[str, Any]:
-        options = dict(judge.options)
-        values: dict[str, Any] = {"eval": self.layout.eval_path, "responses": [self.layout.eval_path],
-                                  "out": self.layout.judgements_path(judge.name), "scorer": judge.kind,
-                                  "cache": self.layout.cache_path, "seed": self.cfg.seed}
-        client_overrides = options.pop("client", {})
-        if judge.kind == "llm":
-            if judge.use_teacher:
-                values["client"] = self.teacher_client(client_overrides, prefix=f"judges.{i}.options.client")
-            else:
-                values["client"] = client_overrides
-        return {**values, **options}
-
-    def report_config(self):
-        from instructscale.report import ReportConfig
-
-        options = {"seed": self.cfg.seed, **self.cfg.report, "run_dir": self.run_dir}
-        options.setdefault("primary_judge", next((j.name for j in self.cfg.judges if j.kind != "lm-eval"), None))
-        return validated(ReportConfig, options, source=self.source, prefix="report")
-
-    # scales -----------------------------------------------------------------------------
-
-    def sizes(self, arm: Arm) -> list[int] | None:
-        """An arm's training scales; None while they depend on a pool size not known yet."""
-        from instructscale.subsets import load_manifest
-        from instructscale.subsets.make import resolve_sizes
-
-        manifest_path = self.layout.subsets_dir(arm) / "manifest.json"
-        if manifest_path.exists():
-            return [e.size for e in load_manifest(manifest_path).subsets]
-        if all(s >= 1 for s in arm.subsets.sizes):
-            return resolve_sizes(arm.subsets.sizes, 10**18)
-        return None
-
-    def subset_file(self, arm: Arm, size: int):
-        from instructscale.subsets import load_manifest
-
-        manifest = load_manifest(self.layout.subsets_dir(arm) / "manifest.json")
-        return manifest.subset_path(next(e for e in manifest.subsets if e.size == size))
+class Study(StudyContext):
+    """The study as `study run` and `study status` see it: its context, plus the graph of
+    units and running them through an executor (study/executors.py)."""
 
     def graph(self) -> Graph:
         return build_graph(self)
@@ -227,45 +56,43 @@ class Study:
     # running ----------------------------------------------------------------------------
 
     def run(self, only: list[str] | None = None, start: str | None = None, force: bool = False,
-            arms: list[str] | None = None) -> list[tuple[str, str]]:
-        """Run the selected units in order; returns (unit, outcome) pairs."""
+            arms: list[str] | None = None, network_checks: bool = True,
+            executor: str | None = None) -> list[tuple[str, str]]:
+        """Run the selected units through the executor (`executor`: local, workers or slurm;
+        None: the study file's); returns (unit, outcome) pairs. Preflight checks
+        (study/preflight.py; `network_checks`: also servers and the Hub) come first. A failed
+        unit stops only the units that read from it; the run then ends with an error naming it."""
+        from instructscale.study.executors import make_executor
+
         selection = selection_of(only, start, arms, [a.name for a in self.arms])
         _quiet_library_progress()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        outcomes: list[tuple[str, str]] = []
-        with exclusive(self.run_dir, "the study's run directory"), self._teacher():
-            done: set[str] = set()
-            while True:  # further passes once subsets units have fixed the arms' scales
-                graph = self.graph()
-                pending = [u for u in graph.units if u.name not in done]
-                if not pending:
-                    break
-                for unit in pending:
-                    done.add(unit.name)
-                    shared = not graph.arms_of[unit.name]
-                    if not selection.picks(unit.stage, graph.arms_of[unit.name]):
-                        continue
-                    if self.ledger.waits(unit):  # an input was left partial: redone first by the next run
-                        console.print(f"{unit.name}: waits for unfinished inputs, not run")
-                        outcomes.append((unit.name, "waiting"))
-                        continue
-                    missing = next((d for d in unit.after if self.ledger.state(d) != "done"), None)
-                    if missing is not None:
-                        state = self.ledger.state(missing)
-                        if shared and selection.waits_for_inputs:
-                            console.print(f"{unit.name}: waits for {missing.name} ({state}), not run")
-                            continue
-                        raise ConfigError(f"{unit.name} needs {missing.name}, which is {state}; "
-                                          f"run the stage '{missing.stage}' first (e.g. --from {missing.stage})")
-                    console.rule(f"[bold]{unit.name}")
-                    # under an arm filter --force re-runs the arms' units, never the shared pool or eval set
-                    forced = force and not (shared and selection.waits_for_inputs and unit.stage in ("eval", "pool"))
-                    outcome, manifest = self.ledger.execute(unit, force=forced)
-                    if outcome == "skipped":
-                        console.print(f"{unit.name}: unchanged since {manifest.get('finished', '?')}, skipped")
-                    outcomes.append((unit.name, outcome))
+        with exclusive(self.run_dir, "the study's run directory"), log_to(console, self.run_dir / "study.log"), \
+                self._teacher():
+            before_run(self, set(selection.stages), force=force, network=network_checks)
+            scheduler = Scheduler(self.ledger, selection, make_executor(self, executor), force=force)
+            outcomes = scheduler.run(self.graph)
+        scheduler.raise_if_failed()
         self.ledger.raise_if_unfinished()
         return outcomes
+
+    def run_unit(self, name: str, fingerprint: str | None = None, force: bool = False, executor: str = "local") -> str:
+        """Run one unit in this process, as an executor's worker or job does (`study run-unit`):
+        its inputs must be done, and its fingerprint the driver's. Returns the outcome."""
+        from instructscale.study.runners import run_unit
+
+        graph = self.graph()  # progress bars: off through the environment the executor gives (PROGRESS_ENV)
+        unit = graph.by_name.get(name)
+        if unit is None:
+            raise ConfigError(f"{self.source}: no unit '{name}' (units: {', '.join(graph.by_name)})")
+        if fingerprint is not None and unit.fingerprint != fingerprint:
+            raise ConfigError(f"{name}: its settings changed since `study run` planned it (fingerprint "
+                              f"{unit.fingerprint}, planned {fingerprint}); run `study run` again")
+        missing = next((d for d in unit.after if self.ledger.state(graph.by_name[d]) != "done"), None)
+        if missing is not None:
+            raise ConfigError(f"{name} needs {missing}, which is {self.ledger.state(graph.by_name[missing])}")
+        outcome, _ = self.ledger.execute(unit, lambda: run_unit(self, graph, unit), force=force, executor=executor)
+        return outcome
 
     @contextlib.contextmanager
     def _teacher(self):
@@ -292,15 +119,24 @@ class Study:
         if not manifest.exists():
             return None
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return ReportSummary.model_validate(data["summary"]) if data.get("status") == "done" else None
+        if data.get("status") != "done":
+            return None
+        summary = ReportSummary.model_validate(data["summary"])  # its paths are relative to the run dir
+        summary.files = {kind: str(self.layout.run_dir / path) for kind, path in summary.files.items()}
+        summary.out = str(self.layout.run_dir / summary.out)
+        return summary
 
     def status(self) -> list[UnitRow]:
+        from instructscale.study.executors import slurm_jobs
+
         graph = self.graph()
+        states = {unit.name: self.ledger.state(unit) for unit in graph.units}
+        jobs = slurm_jobs(self.run_dir, [name for name, state in states.items() if state != "done"])
         rows = []
         for unit in graph.units:
             manifest = self.ledger.read(unit) or {}
-            rows.append(UnitRow(unit.name, unit.stage, unit.scale, self.ledger.state(unit), manifest.get("seconds"),
-                                graph.arms_of[unit.name]))
+            rows.append(UnitRow(unit.name, unit.stage, unit.scale, states[unit.name], manifest.get("seconds"),
+                                graph.arms_of[unit.name], jobs.get(unit.name)))
         if graph.waiting:
             rows.append(UnitRow("train/respond/judge/report", "train", None, "pending", arms=tuple(graph.waiting)))
         return rows

@@ -1,22 +1,50 @@
 """What each unit of a study runs: one function per unit kind, each calling its stage's
-own entry point with the stage config the study built. Returns the manifest summary."""
+own entry point with the stage config the study built; `run_unit` picks one from a unit's
+plain data. Returns the manifest summary."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from instructscale.console import console
 from instructscale.errors import ConfigError
 from instructscale.runindex import RunIndex, ScaleEntry, save_index
 from instructscale.study.arms import Arm, ModelRef
 from instructscale.study.config import JudgeSection, validated
+from instructscale.study.context import StudyContext
+from instructscale.study.graph import Graph
+from instructscale.study.units import Unit
 
-if TYPE_CHECKING:
-    from instructscale.study.pipeline import Study
+
+def run_unit(study: StudyContext, graph: Graph, unit: Unit) -> dict[str, Any]:
+    """The work of one unit, found from its stage and `task` (which arm, model or judge)."""
+    task = unit.task
+    if unit.stage == "eval":
+        return run_eval(study)
+    if unit.stage == "pool":
+        return run_generate(study) if task.get("generate") else check_pool(study)
+    if unit.stage == "base":
+        arm = study.arm(task["arm"])
+        return run_base(study, arm) if arm.base_model.tiny is not None else run_pretrained_base(arm)
+    if unit.stage == "subsets":
+        return run_subsets(study, study.arm(task["arm"]))
+    if unit.stage == "train":
+        return run_train(study, study.arm(task["arm"]), graph.ref(task["model"]))
+    if unit.stage == "respond":
+        ref = graph.ref(task["model"])
+        if "base_of" in task:
+            base_of = study.arm(task["base_of"])
+            return run_respond(study, ref, study.layout.base_path(base_of), base_of)
+        return run_respond(study, ref, str(study.layout.model_dir(ref)))
+    if unit.stage == "judge":
+        return run_judge(study, next(j for j in study.cfg.judges if j.name == task["judge"]), graph.models)
+    if unit.stage == "report":
+        return run_report(study, graph.models)
+    raise ValueError(f"unit {unit.name}: no runner for stage '{unit.stage}'")
 
 
-def run_eval(study: Study) -> dict[str, Any]:
+def run_eval(study: StudyContext) -> dict[str, Any]:
     from instructscale.datafiles import write_jsonl
 
     ev = study.cfg.eval
@@ -28,31 +56,45 @@ def run_eval(study: Study) -> dict[str, Any]:
         from instructscale.demo import build_eval_set
 
         items = build_eval_set(per_category=ev.demo_world_per_category, seed=ev.demo_world_seed)
+    if ev.limit_per_category is not None:  # the first N of each category, in the file's order
+        from collections import Counter
+
+        seen: Counter = Counter()
+        kept = []
+        for item in items:
+            seen[item.category] += 1
+            if seen[item.category] <= ev.limit_per_category:
+                kept.append(item)
+        items = kept
     write_jsonl(study.layout.eval_path, items)
+    if ev.sequential is not None:
+        from instructscale.study.sequential import first_stage
+
+        return {"items": len(items), "first_stage": first_stage(study, items)}
     return {"items": len(items)}
 
 
-def run_generate(study: Study) -> dict[str, Any]:
+def run_generate(study: StudyContext) -> dict[str, Any]:
     from instructscale.generate import run_generate as generate
 
     return generate(study.stage_configs()["generate"]).model_dump(mode="json")
 
 
-def check_pool(study: Study) -> dict[str, Any]:
+def check_pool(study: StudyContext) -> dict[str, Any]:
     from instructscale.datafiles import read_records
     from instructscale.records import InstructionExample
 
     return {"examples": len(read_records(study.layout.pool_path, InstructionExample))}
 
 
-def run_subsets(study: Study, arm: Arm) -> dict[str, Any]:
+def run_subsets(study: StudyContext, arm: Arm) -> dict[str, Any]:
     from instructscale.subsets import make_subsets
 
     manifest = make_subsets(study.subsets_config(arm, study.stage_configs()["train"][arm.name].template))
     return {"sizes": [e.size for e in manifest.subsets], "excluded": manifest.excluded}
 
 
-def run_base(study: Study, arm: Arm) -> dict[str, Any]:
+def run_base(study: StudyContext, arm: Arm) -> dict[str, Any]:
     from instructscale.models.tiny import TinyModelConfig
     from instructscale.train import init_tiny
 
@@ -63,7 +105,7 @@ def run_base(study: Study, arm: Arm) -> dict[str, Any]:
     return {"path": path}
 
 
-def run_train(study: Study, arm: Arm, ref: ModelRef) -> dict[str, Any]:
+def run_train(study: StudyContext, arm: Arm, ref: ModelRef) -> dict[str, Any]:
     from instructscale.train import run_train as train
 
     cfg = study.stage_configs()["train"][arm.name].model_copy(
@@ -73,7 +115,7 @@ def run_train(study: Study, arm: Arm, ref: ModelRef) -> dict[str, Any]:
     return launch_train(study, cfg)
 
 
-def launch_train(study: Study, cfg) -> dict[str, Any]:
+def launch_train(study: StudyContext, cfg) -> dict[str, Any]:
     """Train one scale in `accelerate launch` (many GPUs or nodes); the resolved settings
     travel as a YAML file, so the launched run trains exactly what the study says."""
     import subprocess
@@ -96,7 +138,7 @@ def launch_train(study: Study, cfg) -> dict[str, Any]:
     return {"launched": cmd[3:], "out": str(cfg.out)}
 
 
-def run_respond(study: Study, ref: ModelRef, model_path: str, base_of: Arm | None = None) -> dict[str, Any]:
+def run_respond(study: StudyContext, ref: ModelRef, model_path: str, base_of: Arm | None = None) -> dict[str, Any]:
     """`base_of`: the arm whose untuned base this is; it has no saved template, so it is
     asked the way that arm's scales were trained."""
     from instructscale.respond import run_respond as respond
@@ -105,15 +147,6 @@ def run_respond(study: Study, ref: ModelRef, model_path: str, base_of: Arm | Non
     # every scale of an arm, its base included, is asked with one template; the manifest says which
     template = cfg.template or study.stage_configs()["train"][ref.arm].template
     return {**respond(cfg).model_dump(mode="json"), "template": template}
-
-
-def pretrained_identity(path: str) -> dict[str, Any]:
-    """A pretrained base in fingerprints: its Hub id or folder, and for a GGUF file also its
-    sha256 (a changed file retrains every scale)."""
-    from instructscale.datafiles import file_sha256
-    from instructscale.models.gguf import is_gguf
-
-    return {"path": path, "sha256": file_sha256(path)} if is_gguf(path) and Path(path).is_file() else {"path": path}
 
 
 def run_pretrained_base(arm: Arm) -> dict[str, Any]:
@@ -125,7 +158,7 @@ def run_pretrained_base(arm: Arm) -> dict[str, Any]:
     return {"hf_folder": resolve_model_path(path)} if is_gguf(path) else {}
 
 
-def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
+def run_judge(study: StudyContext, judge: JudgeSection, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
     from instructscale.judge import run_judge as judge_run
 
     cfg = study.stage_configs()["judges"][judge.name]
@@ -138,21 +171,35 @@ def run_judge(study: Study, judge: JudgeSection, models: dict[str, list[ModelRef
         return {"models": {m: {t: s.model_dump() for t, s in scores.items()}
                            for m, scores in run_lm_eval(cfg, paths).items()}}
     cfg = cfg.model_copy(update={"responses": [study.layout.responses_path(r) for r in _distinct(models)]})
+    if judge.kind == "pairwise":
+        from instructscale.judge.pairwise import run_pairwise
+
+        by_key = {r.key: r.name for r in _distinct(models)}  # `against: 0` names the untuned base, `200` a scale
+        return run_pairwise(cfg.model_copy(update={"against": by_key.get(cfg.against, cfg.against)})).model_dump(
+            mode="json")
     return judge_run(cfg).model_dump(mode="json")
 
 
-def run_report(study: Study, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
+def run_report(study: StudyContext, models: dict[str, list[ModelRef]]) -> dict[str, Any]:
     from instructscale.report import build_report
     from instructscale.tracking import log_study_summary
 
+    from instructscale.datafiles import write_json
+    from instructscale.report.results import STUDY_CONFIG
+
+    if study.cfg.eval.sequential is not None:
+        from instructscale.study.sequential import take_looks
+
+        take_looks(study, models)  # more items judged where the first look leaves a category undetermined
     write_index(study, models)
+    write_json(study.layout.run_dir / STUDY_CONFIG, study.cfg.model_dump(mode="json"))  # for report/results.json
     summary = build_report(study.report_config())
     # the score table goes to the trackers the training logged to (the first arm's train.report_to)
     log_study_summary(study.layout.run_dir, summary, study.stage_configs()["train"][study.arms[0].name].report_to)
     return summary.model_dump(mode="json")
 
 
-def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
+def write_index(study: StudyContext, models: dict[str, list[ModelRef]]) -> Path:
     """index.json: every arm's scale 0 and tuned models (one entry per training seed)."""
     from instructscale.subsets import human_size
 
@@ -164,11 +211,15 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
             scales.append(ScaleEntry(model=ref.name, size=ref.size, label=human_size(ref.size) if tuned else "0",
                                      subset=lay.relative(study.subset_file(arm, ref.size)) if tuned else None,
                                      arm=arm.name, seed=ref.seed))
+    from instructscale.study.sequential import index_fields
+
     cfgs = study.stage_configs()
     index = RunIndex(name=study.cfg.name, eval=lay.relative(lay.eval_path), scales=scales,
                      responses=[lay.relative(lay.responses_path(r)) for r in _distinct(models)],
                      judgements={j.name: lay.relative(lay.judgements_path(j.name)) for j in study.cfg.judges
-                                 if j.kind != "lm-eval"},
+                                 if j.kind not in ("lm-eval", "pairwise")},
+                     pairwise={j.name: lay.relative(cfgs["judges"][j.name].out) for j in study.cfg.judges
+                               if j.kind == "pairwise"},
                      benchmarks={j.name: lay.relative(cfgs["judges"][j.name].out) for j in study.cfg.judges
                                  if j.kind == "lm-eval"},
                      primary_judge=study.report_config().primary_judge,
@@ -176,6 +227,7 @@ def write_index(study: Study, models: dict[str, list[ModelRef]]) -> Path:
                      teacher_model=study.teacher_model() if study.cfg.data.pool is None else None,  # None: unknown
                      judge_models={name: c.client.model for name, c in cfgs["judges"].items()
                                    if getattr(c, "client", None) is not None})
+    index = index.model_copy(update=index_fields(study))
     return save_index(lay.run_dir, index)
 
 

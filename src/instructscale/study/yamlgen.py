@@ -28,7 +28,9 @@ def commented_yaml(model: BaseModel, indent: int = 0) -> str:
                 lines.extend(body)
         elif isinstance(value, dict) and value:
             lines.append(f"{pad}{name}:")
-            block = yaml.safe_dump(value, allow_unicode=True, default_flow_style=False, sort_keys=False, width=1000)
+            plain = {k: v.model_dump(mode="json", exclude_unset=True) if isinstance(v, BaseModel) else v
+                     for k, v in value.items()}
+            block = yaml.safe_dump(plain, allow_unicode=True, default_flow_style=False, sort_keys=False, width=1000)
             lines.extend(f"{pad}  {line}" for line in block.rstrip().splitlines())
         else:
             lines.append(f"{pad}{_scalar(name, value)}")

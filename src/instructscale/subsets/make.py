@@ -11,12 +11,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from instructscale.console import console
-from instructscale.datafiles import file_sha256, read_records, write_json, write_jsonl
+from instructscale.categories.taxonomy import UnknownPolicy
+from instructscale.datafiles import file_sha256, write_json, write_jsonl
 from instructscale.errors import ConfigError
 from instructscale.records import InstructionExample
 from instructscale.subsets.manifest import Selection, SubsetEntry, SubsetsManifest, human_size
 from instructscale.subsets.mix import category_shares, check_fill, mixed_order
 from instructscale.subsets.order import stratified_order
+from instructscale.subsets.pool import read_pool
 from instructscale.subsets.select import Ranking, SelectConfig, rank_pool
 
 UNCATEGORIZED = "uncategorized"
@@ -35,6 +37,7 @@ class SubsetsConfig(BaseModel):
     stratify: bool = False  # keep the pool's category proportions in every subset
     exclude_eval: Path | None = None  # evaluation set whose near-duplicates are removed from the pool
     overlap_threshold: float = 0.8
+    unknown: UnknownPolicy = "error"  # a pool category outside the 12: an error, kept as 'other', or the example dropped
     select: SelectConfig = Field(default_factory=SelectConfig)  # ranking method and category mix
 
     @field_validator("sizes", mode="before")
@@ -66,6 +69,7 @@ def make_subsets(cfg: SubsetsConfig) -> SubsetsManifest:
         selection.scores_file, selection.scores_sha256 = SCORES_FILE, file_sha256(cfg.out / SCORES_FILE)
     manifest = SubsetsManifest(seed=cfg.seed, stratify=cfg.stratify, pool=str(cfg.pool),
                                pool_sha256=source_sha256(cfg.pool), pool_size=len(pool), excluded=plan.excluded,
+                               duplicates=plan.duplicates, unknown_labels=plan.unknown_labels,
                                exclude_eval=str(cfg.exclude_eval) if cfg.exclude_eval else None, selection=selection)
     for size in plan.sizes:
         chosen = [pool[i] for i in order[:size]]  # written in order, so a smaller file is a prefix of a larger
@@ -102,13 +106,20 @@ class _Plan:
     sizes: list[int]
     shares: dict[str, float] | None  # None: no mix (the ranking order as it is)
     excluded: int
+    duplicates: int
+    unknown_labels: dict[str, int]
 
 
 def _plan(cfg: SubsetsConfig) -> _Plan:
     """Everything decided before any ranking work: the usable pool (evaluation overlaps
     and dropped categories removed), the sizes, and the category shares, checked to fit."""
-    pool = read_records(cfg.pool, InstructionExample)
-    excluded = 0
+    read = read_pool(cfg.pool, cfg.unknown)
+    pool, excluded = read.examples, 0
+    if read.duplicates:
+        console.print(f"left out {read.duplicates} repeated pool examples (same id or same content)")
+    if read.unknown_labels:
+        console.print(f"unknown pool categories ({'dropped' if cfg.unknown == 'drop' else 'kept as other'}): "
+                      f"{read.unknown_labels}")
     if cfg.exclude_eval is not None:
         pool, excluded = _drop_eval_overlaps(pool, cfg.exclude_eval, cfg.overlap_threshold)
         console.print(f"excluded {excluded} pool examples that overlap {cfg.exclude_eval}")
@@ -121,7 +132,7 @@ def _plan(cfg: SubsetsConfig) -> _Plan:
     sizes = resolve_sizes(cfg.sizes, len(pool))
     if shares is not None:
         check_fill(labels, shares, sizes[-1])
-    return _Plan(pool, labels, sizes, shares, excluded)
+    return _Plan(pool, labels, sizes, shares, excluded, read.duplicates, read.unknown_labels)
 
 
 def _label(ex: InstructionExample) -> str:

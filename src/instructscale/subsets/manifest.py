@@ -38,6 +38,8 @@ class SubsetsManifest(BaseModel):
     pool_sha256: str | None  # None when the pool is a Hub dataset id
     pool_size: int
     excluded: int = 0  # pool examples dropped because they overlap the evaluation set
+    duplicates: int = 0  # repeated pool examples (same id or same content) kept once
+    unknown_labels: dict[str, int] = Field(default_factory=dict)  # categories outside the 12, kept as other or dropped
     exclude_eval: str | None = None
     selection: Selection = Field(default_factory=Selection)  # absent in older manifests: random
     subsets: list[SubsetEntry] = Field(default_factory=list)

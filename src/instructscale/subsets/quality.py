@@ -23,6 +23,7 @@ from instructscale.console import progress
 from instructscale.datafiles import read_yaml
 from instructscale.errors import InputError
 from instructscale.llm import ChatClient, ClientConfig, ReplyCache, cached_chat, estimate_asks
+from instructscale.llm.batch import open_client, worker_count
 from instructscale.records import InstructionExample
 
 BUILTIN = ("zh", "en")
@@ -98,16 +99,17 @@ def parse_rating(reply: str | None) -> Rating:
 
 
 def rate_examples(examples: list[InstructionExample], client_cfg: ClientConfig, prompt: RatingPrompt, *,
-                  reasks: int, cache_path: Path | None) -> tuple[list[Rating], dict]:
-    """One rating per example, in order, and what it cost (requests, cache hits, usage)."""
-    return asyncio.run(_rate_all(examples, client_cfg, prompt, reasks, cache_path))
+                  reasks: int, cache_path: Path | None, out: Path) -> tuple[list[Rating], dict]:
+    """One rating per example, in order, and what it cost (requests, cache hits, usage);
+    in batch mode the batch journal lives beside `out`."""
+    return asyncio.run(_rate_all(examples, client_cfg, prompt, reasks, cache_path, out))
 
 
-async def _rate_all(examples, client_cfg, prompt, reasks, cache_path):
+async def _rate_all(examples, client_cfg, prompt, reasks, cache_path, out):
     cache = ReplyCache(cache_path) if cache_path is not None else None
     ratings: list[Rating | None] = [None] * len(examples)
     try:
-        async with ChatClient(client_cfg) as client:
+        async with open_client(client_cfg, out) as client:
             pending = iter(range(len(examples)))
             with progress() as bar:
                 task = bar.add_task("rate pool", total=len(examples))
@@ -117,7 +119,7 @@ async def _rate_all(examples, client_cfg, prompt, reasks, cache_path):
                         ratings[i] = await _rate_one(client, cache, prompt, examples[i], reasks)
                         bar.advance(task)
 
-                await asyncio.gather(*(worker() for _ in range(max(1, min(client_cfg.concurrency, len(examples))))))
+                await asyncio.gather(*(worker() for _ in range(worker_count(client_cfg, len(examples)))))
     finally:
         hits = cache.hits if cache is not None else 0
         if cache is not None:

@@ -104,7 +104,7 @@ def rank_pool(pool: list[InstructionExample], cfg: SelectConfig, seed: int, out:
         from instructscale.subsets.quality import load_rating_prompt, rate_examples
 
         ratings, summary = rate_examples(pool, cfg.client, load_rating_prompt(cfg.prompts), reasks=cfg.reasks,
-                                         cache_path=cfg.cache_path(out))
+                                         cache_path=cfg.cache_path(out), out=out)
         # a ranking with failed calls is not the ranking a complete run gives: no subsets from it
         raise_for_failures("subsets (llm-quality)", summary["api_failures"], len(pool), 0.0, summary["last_api_error"])
         scores = [r.score for r in ratings]

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from instructscale.datafiles import iter_rows
-from instructscale.errors import ConfigError
+from instructscale.errors import ConfigError, first_line
 from instructscale.models.gguf import resolve_model_path
 from instructscale.models.tiny import TinyModelConfig, build_tiny_model, train_tokenizer
 
@@ -48,7 +48,7 @@ def load_tokenizer(name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name))
     except OSError as exc:
-        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:
@@ -67,6 +67,7 @@ def load_model(name: str, *, quantize_4bit: bool = False, dtype: str | None = No
     it loads are not the master copy: a frozen LoRA base (14 GB for 7B, not 28; peft creates
     the adapter in float32), or DeepSpeed, which keeps its own fp32 master weights."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     kwargs = {"dtype": getattr(torch, dtype or "float32")}
@@ -82,8 +83,8 @@ def load_model(name: str, *, quantize_4bit: bool = False, dtype: str | None = No
         kwargs["device_map"] = rank_device_map()
     try:
         return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), **kwargs)
-    except OSError as exc:
-        raise ConfigError(f"cannot load base model '{name}': {exc}") from None
+    except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
 
 
 def rank_device_map() -> dict[str, int]:

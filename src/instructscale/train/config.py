@@ -16,6 +16,10 @@ from instructscale.datafiles import read_yaml
 from instructscale.errors import ConfigError, InputError
 
 
+OWN_ARGS = {"output_dir", "report_to"}  # where a run writes and logs is instructscale's to set
+LATER_FIELDS = ("eval_share", "eval_steps", "trainer_args")
+
+
 class TrainConfig(BaseModel):
     """Settings of one fine-tuning run; defaults are the study's (the `replica` preset)."""
 
@@ -53,6 +57,35 @@ class TrainConfig(BaseModel):
     keep_checkpoints: bool = False  # delete OUT/checkpoint-* after a finished run
     resume: bool = False
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = ["tensorboard"]  # trackers; "none" or [] for none
+    eval_share: float = Field(0.0, ge=0, lt=0.5)  # held out of the subset (seeded); eval loss every eval_steps and at the end
+    eval_steps: int = Field(50, gt=0)
+    trainer_args: dict[str, Any] = Field(default_factory=dict)  # more SFTConfig fields (neftune_noise_alpha, ...), applied last
+
+    @field_validator("trainer_args")
+    @classmethod
+    def _sft_fields(cls, v):
+        """Only SFTConfig's own fields (an unknown one is a typo the trainer would reject hours later)."""
+        if not v:
+            return v
+        import dataclasses
+
+        from trl import SFTConfig
+
+        from instructscale.study.config import did_you_mean
+
+        fields = {f.name for f in dataclasses.fields(SFTConfig)} - OWN_ARGS
+        for key in v:
+            if key not in fields:
+                raise ValueError(f"'{key}' is no SFTConfig field instructscale leaves open"
+                                 + did_you_mean(key, fields, "SFTConfig fields"))
+        return v
+
+    def identity(self, exclude: set[str]) -> dict[str, Any]:
+        """The settings that make a trained model what it is (a study unit's fingerprint). Fields
+        added later are left out while at their defaults, so earlier runs keep their fingerprints."""
+        unset = {k for k in LATER_FIELDS if getattr(self, k) == type(self).model_fields[k].get_default(
+            call_default_factory=True)}
+        return self.model_dump(mode="json", exclude=exclude | unset)
 
     @field_validator("report_to", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,8 @@ def prepare_training(cfg: TrainConfig) -> PreparedRun:
             args.packing, args.train_sampling_strategy = False, "group_by_length"
         return model
 
-    trainer = _build_trainer(cfg, load, tokenizer, tokenized.rows, cfg.packing, cfg.group_by_length, grad_accum,
+    train_rows, eval_rows = held_out(tokenized.rows, cfg.eval_share, cfg.seed)
+    trainer = _build_trainer(cfg, load, tokenizer, train_rows, eval_rows, cfg.packing, cfg.group_by_length, grad_accum,
                              is_main=int(os.environ.get("RANK", "0")) == 0)
     if trainer.args.world_size != num_processes:
         raise ConfigError(f"launcher reports {num_processes} processes but training runs on {trainer.args.world_size}")
@@ -113,6 +115,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     run = prepare_training(cfg)
     trainer, tokenized = run.trainer, run.tokenized
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    final_eval = trainer.evaluate() if trainer.eval_dataset is not None else {}  # the last point of the eval curve
 
     trainer.save_model(str(out))
     peak_rss_mb = _per_rank(_peak_rss_mb())  # every rank takes part
@@ -120,7 +123,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
                          n_examples=run.n_examples, n_truncated=tokenized.truncated, packing=run.packing)
     if trainer.is_world_process_zero():
         run.tokenizer.save_pretrained(out)
-        metrics = {**output.metrics, "steps": result.steps, "tokens": tokenized.tokens,
+        metrics = {**output.metrics, **final_eval, "steps": result.steps, "tokens": tokenized.tokens,
                    "n_truncated": tokenized.truncated, "packing": run.packing,
                    "group_by_length": run.group_by_length, "gradient_accumulation": run.grad_accum,
                    "num_processes": run.num_processes, **run.load, "peak_rss_mb": peak_rss_mb}
@@ -160,15 +163,30 @@ def last_checkpoint(out: Path) -> Path | None:
     return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def _build_trainer(cfg, load_model, tokenizer, rows, packing, group_by_length, grad_accum, *, is_main):
+def held_out(rows: list, share: float, seed: int) -> tuple[list, list]:
+    """(train rows, eval rows): a seeded share of the subset held out for eval loss (at least one
+    row when share > 0), so overfitting shows as eval loss rising while train loss falls."""
+    if share <= 0:
+        return rows, []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, round(share * len(rows)))
+    held = set(order[:n_eval])
+    return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
+
+
+def _build_trainer(cfg, load_model, tokenizer, rows, eval_rows, packing, group_by_length, grad_accum, *, is_main):
     from datasets import Dataset
     from transformers import PrinterCallback
+    from transformers.integrations import TensorBoardCallback
     from trl import SFTConfig, SFTTrainer
 
     import torch
 
     bf16, fp16 = _mixed_precision(cfg.precision)
-    args = SFTConfig(
+    evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps,
+                  "per_device_eval_batch_size": cfg.per_device_batch_size} if eval_rows else {}
+    args = SFTConfig(**{**dict(
         output_dir=str(cfg.out), per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=grad_accum, num_train_epochs=cfg.epochs, max_steps=_max_steps(cfg, len(rows)),
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
@@ -181,7 +199,7 @@ def _build_trainer(cfg, load_model, tokenizer, rows, packing, group_by_length, g
         train_sampling_strategy="group_by_length" if group_by_length else "random",
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),  # without it, CPU processes under torchrun do not form a DDP group
-    )
+    ), **evaluation, **cfg.trainer_args})
     # only now: the arguments register DeepSpeed's config (so from_pretrained builds the model
     # under ZeRO-3's zero.Init, each rank holding its shard) and start the process group (which
     # FSDP's cpu_ram_efficient_loading needs to load on rank 0 only)
@@ -195,10 +213,13 @@ def _build_trainer(cfg, load_model, tokenizer, rows, packing, group_by_length, g
     # rows already carry input_ids and labels (our truncation policy and loss mask), so TRL
     # skips its own tokenization and uses the labels as given.
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=peft_config,
+                         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None, peft_config=peft_config,
                          callbacks=[NonFiniteLossGuard(), StepLog(Path(cfg.out) / STEP_LOG, is_main),
                                     TrainProgress(f"train {Path(cfg.out).name}")])
     trainer.remove_callback(PrinterCallback)  # with disable_tqdm it would print every log dict
+    for callback in trainer.callback_handler.callbacks:  # TensorBoard run named by the model (scale, seed, arm)
+        if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:  # not a timestamp
+            callback.logging_dir = str(Path(cfg.out) / "runs" / Path(cfg.out).name)
     trainer.callback_handler.callbacks.insert(0, TokenRate())  # first, so the trackers log its rate too
     return trainer
 
