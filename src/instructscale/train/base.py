@@ -35,20 +35,42 @@ def init_tiny(texts_path: str | Path, out: str | Path, cfg: TinyModelConfig, voc
     return out
 
 
-def load_base(name: str, *, quantize_4bit: bool = False, frozen_dtype: str | None = None):
-    """(tokenizer, model) through the ordinary transformers loading path; a `.gguf` file is
-    converted once into a cached Hugging Face folder (models/gguf.py) and loaded from there.
+def load_base(name: str, *, quantize_4bit: bool = False, dtype: str | None = None):
+    """(tokenizer, model) of a base model: `load_tokenizer` and `load_model`."""
+    return load_tokenizer(name), load_model(name, quantize_4bit=quantize_4bit, dtype=dtype)
 
-    Trained weights load in float32 whatever the checkpoint's dtype (transformers 5 would keep
-    a bf16/fp16 checkpoint in half precision): mixed precision needs fp32 master weights, and
-    in bf16 an update of lr 3e-6 is below the rounding step of most weights and is lost. A
-    base that stays frozen (LoRA) loads in `frozen_dtype`, the training's half precision, so
-    a 7B base takes 14 GB, not 28; its adapter weights are still created in float32 (peft)."""
+
+def load_tokenizer(name: str):
+    """The base model's tokenizer, loadable before the model: training builds its arguments
+    from the tokenized data, and those must exist before the model loads (train/run.py)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name))
+    except OSError as exc:
+        raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
+    if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"tokenizer of '{name}' has no EOS token, so a trained model could not learn to stop")
+    return tokenizer
+
+
+def load_model(name: str, *, quantize_4bit: bool = False, dtype: str | None = None):
+    """The model through the ordinary transformers loading path; a `.gguf` file is converted
+    once into a cached Hugging Face folder (models/gguf.py) and loaded from there.
+
+    Weights load in float32 unless `dtype` says otherwise, whatever the checkpoint's dtype
+    (transformers 5 would keep a bf16/fp16 checkpoint in half precision): mixed precision
+    needs fp32 master weights, and in bf16 an update of lr 3e-6 is below the rounding step of
+    most weights and is lost. The trainer passes the half precision only where the weights
+    it loads are not the master copy: a frozen LoRA base (14 GB for 7B, not 28; peft creates
+    the adapter in float32), or DeepSpeed, which keeps its own fp32 master weights."""
     import torch
     from safetensors import SafetensorError
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": getattr(torch, frozen_dtype or "float32")}
+    kwargs = {"dtype": getattr(torch, dtype or "float32")}
     if quantize_4bit:
         from instructscale.errors import require_extra
 
@@ -59,17 +81,10 @@ def load_base(name: str, *, quantize_4bit: bool = False, frozen_dtype: str | Non
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
         kwargs["device_map"] = rank_device_map()
-    source = resolve_model_path(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), **kwargs)
     except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
         raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
-    if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
-        tokenizer.pad_token = tokenizer.eos_token
-    if tokenizer.eos_token_id is None:
-        raise ConfigError(f"tokenizer of '{name}' has no EOS token, so a trained model could not learn to stop")
-    return tokenizer, model
 
 
 def rank_device_map() -> dict[str, int]:

@@ -12,6 +12,17 @@ from __future__ import annotations
 
 
 def packing_isolates(model, pad_token_id: int, atol: float = 1e-4) -> bool:
+    if any(hasattr(p, "ds_id") for p in model.parameters()):
+        # built under ZeRO-3's zero.Init: each rank holds a shard, so gather the weights for
+        # the check (all ranks take part; a full copy per rank for the length of it)
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(list(model.parameters())):
+            return _isolates(model, pad_token_id, atol)
+    return _isolates(model, pad_token_id, atol)
+
+
+def _isolates(model, pad_token_id: int, atol: float) -> bool:
     import torch
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 

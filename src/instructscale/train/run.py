@@ -25,7 +25,7 @@ from instructscale.records import InstructionExample
 from instructscale.subsets.make import source_sha256
 from instructscale.subsets.manifest import load_manifest
 from instructscale.templates import PromptTemplate, get_template
-from instructscale.train.base import load_base, lora_targets
+from instructscale.train.base import load_model, load_tokenizer, lora_targets
 from instructscale.train.callbacks import NonFiniteLossGuard, StepLog, TokenRate, TrainProgress
 from instructscale.train.config import TrainConfig
 from instructscale.train.data import Tokenized, tokenize_examples
@@ -60,6 +60,7 @@ class PreparedRun:
     group_by_length: bool
     grad_accum: int
     num_processes: int
+    load: dict  # how the model was loaded and sharded: zero3_init, load_dtype, sharding, load_peak_rss_mb per rank
 
 
 def prepare_training(cfg: TrainConfig) -> PreparedRun:
@@ -70,28 +71,34 @@ def prepare_training(cfg: TrainConfig) -> PreparedRun:
     grad_accum = cfg.gradient_accumulation(num_processes)
     template = get_template(cfg.template)
 
-    bf16, fp16 = _mixed_precision(cfg.precision)
-    frozen = ("bfloat16" if bf16 else "float16" if fp16 else None) if cfg.lora and not cfg.qlora else None
-    tokenizer, model = load_base(cfg.base_model, quantize_4bit=cfg.qlora, frozen_dtype=frozen)
+    tokenizer = load_tokenizer(cfg.base_model)
     examples = read_records(cfg.data, InstructionExample)
     tokenized = tokenize_examples(examples, tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
     if tokenized.truncated:
         console.print(f"[yellow]{tokenized.truncated} of {len(examples)} examples exceed max_length="
                       f"{cfg.max_length}: inputs shortened first, response starts kept")
 
-    packing, group_by_length = cfg.packing, cfg.group_by_length
-    if packing and not packing_isolates(model, tokenizer.pad_token_id):
-        console.print(f"[yellow]warning: packed examples of this {model.config.model_type} model can attend to "
-                      "each other (it ignores position ids); using length-grouped batches instead of packing")
-        packing, group_by_length = False, True
+    loaded = {}
+
+    def load(args):
+        """Called by `_build_trainer` once the training arguments exist (see there)."""
+        model = load_model(cfg.base_model, quantize_4bit=cfg.qlora, dtype=_load_dtype(cfg, args))
+        loaded.update(_load_facts(model))
+        if args.packing and not packing_isolates(model, tokenizer.pad_token_id):
+            console.print(f"[yellow]warning: packed examples of this {model.config.model_type} model can attend to "
+                          "each other (it ignores position ids); using length-grouped batches instead of packing")
+            args.packing, args.train_sampling_strategy = False, "group_by_length"
+        return model
 
     train_rows, eval_rows = held_out(tokenized.rows, cfg.eval_share, cfg.seed)
-    trainer = _build_trainer(cfg, model, tokenizer, train_rows, eval_rows, packing, group_by_length, grad_accum,
+    trainer = _build_trainer(cfg, load, tokenizer, train_rows, eval_rows, cfg.packing, cfg.group_by_length, grad_accum,
                              is_main=int(os.environ.get("RANK", "0")) == 0)
     if trainer.args.world_size != num_processes:
         raise ConfigError(f"launcher reports {num_processes} processes but training runs on {trainer.args.world_size}")
+    loaded.update(_sharding(trainer), load_peak_rss_mb=_per_rank(loaded.pop("load_peak_rss_mb")))
+    packing, group_by_length = trainer.args.packing, trainer.args.train_sampling_strategy == "group_by_length"
     return PreparedRun(trainer, tokenizer, template, tokenized, len(examples), packing, group_by_length,
-                       grad_accum, num_processes)
+                       grad_accum, num_processes, loaded)
 
 
 def run_train(cfg: TrainConfig) -> TrainResult:
@@ -111,6 +118,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     final_eval = trainer.evaluate() if trainer.eval_dataset is not None else {}  # the last point of the eval curve
 
     trainer.save_model(str(out))
+    peak_rss_mb = _per_rank(_peak_rss_mb())  # every rank takes part
     result = TrainResult(out=out, steps=trainer.state.global_step, train_loss=output.training_loss,
                          n_examples=run.n_examples, n_truncated=tokenized.truncated, packing=run.packing)
     if trainer.is_world_process_zero():
@@ -118,7 +126,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         metrics = {**output.metrics, **final_eval, "steps": result.steps, "tokens": tokenized.tokens,
                    "n_truncated": tokenized.truncated, "packing": run.packing,
                    "group_by_length": run.group_by_length, "gradient_accumulation": run.grad_accum,
-                   "num_processes": run.num_processes}
+                   "num_processes": run.num_processes, **run.load, "peak_rss_mb": peak_rss_mb}
         _write_metadata(out, cfg, run.template, run.n_examples, metrics)
         if not cfg.keep_checkpoints:
             for ckpt in out.glob("checkpoint-*"):
@@ -167,7 +175,7 @@ def held_out(rows: list, share: float, seed: int) -> tuple[list, list]:
     return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
 
 
-def _build_trainer(cfg, model, tokenizer, rows, eval_rows, packing, group_by_length, grad_accum, *, is_main):
+def _build_trainer(cfg, load_model, tokenizer, rows, eval_rows, packing, group_by_length, grad_accum, *, is_main):
     from datasets import Dataset
     from transformers import PrinterCallback
     from transformers.integrations import TensorBoardCallback
@@ -192,6 +200,10 @@ def _build_trainer(cfg, model, tokenizer, rows, eval_rows, packing, group_by_len
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),  # without it, CPU processes under torchrun do not form a DDP group
     ), **evaluation, **cfg.trainer_args})
+    # only now: the arguments register DeepSpeed's config (so from_pretrained builds the model
+    # under ZeRO-3's zero.Init, each rank holding its shard) and start the process group (which
+    # FSDP's cpu_ram_efficient_loading needs to load on rank 0 only)
+    model = load_model(args)
     peft_config = None
     if cfg.lora or cfg.qlora:
         from peft import LoraConfig
@@ -210,6 +222,58 @@ def _build_trainer(cfg, model, tokenizer, rows, eval_rows, packing, group_by_len
             callback.logging_dir = str(Path(cfg.out) / "runs" / Path(cfg.out).name)
     trainer.callback_handler.callbacks.insert(0, TokenRate())  # first, so the trackers log its rate too
     return trainer
+
+
+def _load_dtype(cfg: TrainConfig, args) -> str | None:
+    """The training's half precision where the loaded weights are not the master copy: a
+    frozen LoRA base, or under DeepSpeed, which casts the model to half precision itself and
+    keeps fp32 master weights in its optimizer. Else None: fp32 (load_model)."""
+    if cfg.qlora or not (cfg.lora or args.deepspeed_plugin is not None):
+        return None
+    return "bfloat16" if args.bf16 else "float16" if args.fp16 else None
+
+
+def _load_facts(model) -> dict:
+    """What the run's metadata records about loading, right after `from_pretrained`: whether
+    ZeRO-3's zero.Init built the model partitioned (DeepSpeed tags each parameter it owns
+    with a `ds_id`), and this rank's peak host memory so far."""
+    return {"zero3_init": any(hasattr(p, "ds_id") for p in model.parameters()),
+            "load_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+            "load_peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident host memory so far (weights that transformers maps from
+    safetensors count only once touched, so the peak after training is the telling one)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+
+
+def _sharding(trainer) -> dict:
+    """How the trainer's accelerator shards the model. accelerate runs FSDP on GPUs (and other
+    accelerators) only: on CPU an FSDP launch trains as plain data parallel, which is said
+    here and in the metadata rather than left to look like FSDP."""
+    from accelerate.utils import DistributedType
+
+    state = trainer.accelerator.state
+    if state.distributed_type == DistributedType.DEEPSPEED:
+        return {"sharding": f"deepspeed zero-{state.deepspeed_plugin.zero_stage}"}
+    if state.distributed_type == DistributedType.FSDP:
+        return {"sharding": f"fsdp{state.fsdp_plugin.fsdp_version}"}
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+        why = (f"none (FSDP unavailable on CPU: accelerate shards with FSDP on GPUs only; "
+               f"ran {state.distributed_type.value} data parallel)")
+        console.print(f"[yellow]warning: sharding {why}")
+        return {"sharding": why}
+    return {"sharding": "none"}
+
+
+def _per_rank(value) -> list:
+    """`value` of every rank, in rank order (a one-item list without a process group)."""
+    from accelerate.utils import gather_object
+
+    return gather_object([value])
 
 
 def _max_steps(cfg: TrainConfig, n_rows: int) -> int:
