@@ -409,3 +409,20 @@ def test_a_sandbox_that_fails_to_start_is_not_a_zero(monkeypatch, tmp_path):
     monkeypatch.setattr("instructscale.judge.code_exec.HARNESS", broken)
     run = run_tests("def add(a, b):\n    return a + b\n", TESTS)
     assert not run.ran and run.detail.startswith(NOT_RUN) and "cannot start" in run.detail
+
+
+@SANDBOX
+def test_an_interpreter_installed_under_tmp_is_not_hidden_by_the_sandboxs_own_tmp(tmp_path):
+    """A checkout or venv under /tmp (a CI clone, a scratch setup) must stay visible inside,
+    where /tmp is a fresh tmpfs."""
+    from instructscale.judge.sandbox import CHILD_ENV, bwrap_prefix
+
+    assert str(tmp_path).startswith("/tmp/")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    run = subprocess.run([*bwrap_prefix([str(venv), os.path.realpath(sys.base_prefix)]), str(python), "-I", "-c",
+                          "import sys, os; print(sys.prefix, os.listdir('/tmp'))"],
+                         capture_output=True, text=True, env=CHILD_ENV, timeout=60, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] == str(venv)

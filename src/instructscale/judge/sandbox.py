@@ -64,6 +64,8 @@ def bwrap_prefix(ro_paths: list[str]) -> list[str]:
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+    # the fresh /tmp first, so an installation or venv under /tmp is bound on top of it, not hidden by it
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     made = set()
     for path in ro_paths:
         # parents bwrap would create with the host's modes (/root: 0700) are made traversable
@@ -72,8 +74,7 @@ def bwrap_prefix(ro_paths: list[str]) -> list[str]:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
-             "--chdir", "/tmp"]
+    args += ["--chdir", "/tmp"]
     if os.geteuid() == 0:  # a user namespace would map nobody to root outside: drop to the real nobody
         return args + ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
