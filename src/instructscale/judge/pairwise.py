@@ -24,14 +24,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from instructscale.categories import CATEGORY_IDS
-from instructscale.console import console, progress
-from instructscale.datafiles import JsonlAppender, final_records, prepare_output, read_records, read_yaml
+from instructscale.console import console
+from instructscale.datafiles import final_records, prepare_output, read_records, read_yaml
 from instructscale.errors import ConfigError, InputError
 from instructscale.evalset import read_eval_items
 from instructscale.judge.config import JudgeConfig, JudgeSummary
 from instructscale.judge.context import CUT_NOTE, fit_texts, is_context_overflow
 from instructscale.judge.run import (API_ERROR, ASSUMED_REPLY_TOKENS, CONTEXT_OVERFLOW, REPLY_SEP, RESPONSE_FAILED,
-                                     _count_context, _count_failures, _load_responses, ask_all)
+                                     _count_context, _count_failures, _load_responses, ask_all,
+                                     recording)
 from instructscale.judge.verdict import parse_verdict
 from instructscale.llm import ReplyCache, cached_chat, estimate_asks
 from instructscale.locks import exclusive
@@ -215,15 +216,7 @@ def _run(cfg: PairwiseConfig) -> PairwiseSummary:
         summary.estimate = {"judgements": len(jobs), **estimate_asks(
             cfg.client, asks, reply_tokens=ASSUMED_REPLY_TOKENS, cache_path=cfg.cache_path if cfg.use_cache else None)}
         return summary
-    with JsonlAppender(cfg.out) as writer, progress() as bar:
-        task = bar.add_task(f"pairwise judge ({judge} vs {against})", total=len(jobs))
-
-        def emit(record: PairJudgement) -> None:
-            writer.write(record)
-            final.append(record)
-            summary.new += 1
-            bar.advance(task)
-
+    with recording(cfg.out, f"pairwise judge ({judge} vs {against})", len(jobs), final, summary) as emit:
         if jobs:
             asyncio.run(_judge_all(cfg, jobs, prompts, against, emit, summary))
     summary.pair_rows = pair_stats(final)

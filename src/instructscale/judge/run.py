@@ -12,6 +12,7 @@ The output file is locked for the run: a second process on it fails at once.
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from instructscale.console import console, progress
@@ -79,15 +80,7 @@ def _run(cfg: JudgeConfig) -> JudgeSummary:
         summary.estimate = _estimate(cfg, jobs, prompt_set)
         return summary
 
-    with JsonlAppender(cfg.out) as writer, progress() as bar:
-        task = bar.add_task(f"judge ({judge})", total=len(jobs))
-
-        def emit(j: Judgement) -> None:
-            writer.write(j)
-            final.append(j)
-            summary.new += 1
-            bar.advance(task)
-
+    with recording(cfg.out, f"judge ({judge})", len(jobs), final, summary) as emit:
         if cfg.scorer == "reference":
             opts = RefOptions(code_timeout_s=cfg.code_timeout_s)
             for job in jobs:
@@ -195,6 +188,22 @@ def _reference_judgement(job: Job, opts: RefOptions) -> Judgement:
 async def _judge_llm(cfg: JudgeConfig, jobs: list[Job], prompt_set: PromptSet, emit, summary: JudgeSummary):
     await ask_all(cfg, jobs, lambda client, cache, job: _judge_one(cfg, client, cache, prompt_set, job), emit,
                   summary)
+
+
+@contextmanager
+def recording(out, label: str, total: int, final: list, summary):
+    """`emit(record)` for a judge run: appended to `out` as it exists (a kill loses only calls
+    in flight), kept in `final`, counted in `summary.new`, shown on a progress bar."""
+    with JsonlAppender(out) as writer, progress() as bar:
+        task = bar.add_task(label, total=total)
+
+        def emit(record) -> None:
+            writer.write(record)
+            final.append(record)
+            summary.new += 1
+            bar.advance(task)
+
+        yield emit
 
 
 async def ask_all(cfg, jobs: list, judge_one, emit, summary) -> None:

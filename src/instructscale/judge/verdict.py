@@ -9,9 +9,10 @@ The LAST verdict wins, as for scores: judges reason first and conclude last.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from instructscale.judge.parse import normalize
 
 Side = Literal["A", "B", "tie"]
 
@@ -33,7 +34,7 @@ class ParsedVerdict:
 
 def parse_verdict(reply: str | None) -> ParsedVerdict:
     """The last verdict in the reply (`A`, `B` or `tie`), or the reason there is none."""
-    text = unicodedata.normalize("NFKC", reply or "")
+    text = normalize(reply or "")
     matches = list(_PATTERN.finditer(text))
     if not matches:
         return ParsedVerdict(None, "no verdict found (expected [[A]], [[B]] or [[C]])")
