@@ -109,6 +109,18 @@ def test_gpu_needs_per_stage_and_bad_executor_blocks(tmp_path):
         study.run(executor="nope")
 
 
+def test_worker_units_share_the_cpu_with_sleeping_openmp_threads_unless_told_otherwise(tmp_path, monkeypatch):
+    """Spinning OpenMP threads of units side by side slow each other down; a policy the user
+    set is kept. The thread count is not touched: it would change CPU results."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    study = Study(load_study(write_tiny_study(tmp_path, executor={"kind": "workers", "workers": 2})), source="s")
+    workers = make_executor(study)
+    env = workers.unit_env([])
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE" and env.get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert workers.unit_env([])["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 # --- a real SLURM (tests/slurm_cluster.py) ------------------------------------------------
 
 def slurm_study(folder, **executor):
@@ -203,3 +215,27 @@ def test_the_simulated_node_runs_the_real_scheduler_within_its_gpus(tmp_path):
     assert one.makespan_h >= 10 + 5  # one GPU: every training and response after the other
     assert eight.makespan_h == 2 + 1 + 4 + 1 + 5 + 1  # pool, subsets, the longest training, its respond, judge, report
     assert not (tmp_path / "run" / "manifests").exists()  # nothing ran
+
+
+def test_the_simulated_replica_takes_each_unit_s_time_from_the_study_plan(tmp_path):
+    """Without `durations` every unit lasts as long as `study plan` says: a training its
+    GPU-hours over the GPUs it holds, every other unit its planned wall-clock."""
+    from pathlib import Path
+
+    from instructscale.study.plan import Assumptions, plan_study
+    from instructscale.study.simulate import simulate
+
+    replica = Path(__file__).parents[2] / "configs" / "replica.yaml"
+    cfg = load_study(replica, [f"run_dir={tmp_path / 'run'}", "eval={demo_world_per_category: 1}"])
+    plan = plan_study(Study(cfg, source="replica"), Assumptions(gpus=8))
+    rows = {r.unit: r for r in plan.rows}
+    trains = [r for r in plan.rows if r.stage == "train"]
+    assert len(trains) == 4 and all(r.gpu_hours > 0 for r in trains) and rows["pool"].wall_hours > 0
+    for gpus in (8, 1):
+        sim = simulate(Study(cfg, source="replica"), gpus=8, unit_gpus={"train": gpus})
+        expected = sum(r.gpu_hours / gpus if r.stage == "train" else r.wall_hours for r in plan.rows)
+        assert sim.sequential_h == pytest.approx(expected, rel=1e-9)
+        # nothing starts before the pool and its subsets; the longest training and its respond come after
+        longest = max(trains, key=lambda r: r.gpu_hours)
+        floor = rows["pool"].wall_hours + longest.gpu_hours / gpus + rows["respond:" + longest.unit[6:]].wall_hours
+        assert floor <= sim.makespan_h + 1e-9 and sim.makespan_h < sim.sequential_h

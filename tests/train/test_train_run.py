@@ -99,3 +99,20 @@ def test_cli_trains_every_subset_of_a_manifest_and_skips_finished_ones(tiny_pool
         assert meta["n_examples"] == n and meta["metrics"]["gradient_accumulation"] == 2
     second = CliRunner().invoke(app, args)
     assert second.exit_code == 0 and second.output.count("skipped") == 2
+
+
+def test_cli_takes_data_base_model_and_out_from_the_config_file_alone(tiny_pool_path, tiny_base_model, tmp_path):
+    """What a study's launched training runs: `train --preset "" --config FILE`, everything in FILE."""
+    import yaml
+
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({"train": {"data": str(tiny_pool_path), "base_model": str(tiny_base_model("gpt2")),
+                                                  "out": str(tmp_path / "out"), "max_steps": 1,
+                                                  "effective_batch_size": 2, "per_device_batch_size": 2}}))
+    done = CliRunner().invoke(app, ["train", "--preset", "", "--config", str(settings)])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "out" / "instructscale.json").read_text())["metrics"]["steps"] == 1
+    for args, message in ((["--config", str(settings), "--manifest", "m.json", "--data", "d.jsonl"], "not both"),
+                          (["--base-model", "b", "--out", "o"], "give either --data")):
+        failed = CliRunner().invoke(app, ["train", "--preset", "demo", *args])
+        assert failed.exit_code != 0 and message in failed.output, failed.output

@@ -74,8 +74,8 @@ def train(
     from instructscale.errors import ConfigError
     from instructscale.train import resolve_config, run_train, train_manifest
 
-    if (data is None) == (manifest is None):
-        raise ConfigError("give either --data (one run) or --manifest (every subset)")
+    if data is not None and manifest is not None:
+        raise ConfigError("give either --data (one run) or --manifest (every subset), not both")
     cfg = resolve_config(
         preset, config, data=data, base_model=base_model, out=out, template=template, loss_on=loss_on,
         max_length=max_length, effective_batch_size=effective_batch_size,
@@ -86,6 +86,8 @@ def train(
         gradient_checkpointing=gradient_checkpointing, seed=seed, save_steps=save_steps, resume=resume,
         keep_checkpoints=keep_checkpoints, report_to=report_to,
         lora_target_modules=lora_target_modules.split(",") if lora_target_modules else None)
+    if manifest is None and cfg.data is None:
+        raise ConfigError("give either --data (one run; or `data` in --config) or --manifest (every subset)")
     if cfg.base_model is None:
         raise ConfigError("--base-model is required (a Hub id or a local folder, e.g. from `train init-tiny`)")
     if manifest is not None:

@@ -119,7 +119,8 @@ class ArmSection(_Section):
 
 
 class Resources(_Section):
-    gpus: int | None = Field(None, ge=0, description="GPUs a unit of this stage gets (local: slots pinned with CUDA_VISIBLE_DEVICES; slurm: --gres=gpu:N). None: 1 for train and respond when GPUs exist, else 0")
+    gpus: int | None = Field(None, ge=0, description="GPUs a unit of this stage gets (local: slots pinned with CUDA_VISIBLE_DEVICES; slurm: --gres=gpu:N, per node). None: 1 for train and respond when GPUs exist, else 0")
+    nodes: int | None = Field(None, ge=1, description="slurm, train only: nodes a training spans (--nodes=N; `accelerate launch` on each under srun, launch.accelerate_config required). None: 1")
     cpus: int | None = Field(None, ge=1, description="slurm: --cpus-per-task")
     mem: str | None = Field(None, description="slurm: --mem, e.g. 64G")
     time: str | None = Field(None, description="slurm: --time, e.g. 12:00:00")
@@ -146,6 +147,9 @@ class ExecutorConfig(_Section):
         unknown = sorted(set(self.resources) - {"default", *STAGES})
         if unknown:
             raise ValueError(f"resources: unknown stage '{unknown[0]}'" + did_you_mean(unknown[0], ["default", *STAGES], "stages"))
+        spanning = [stage for stage, res in self.resources.items() if stage != "train" and (res.nodes or 1) > 1]
+        if spanning:
+            raise ValueError(f"resources.{spanning[0]}.nodes: only a training spans nodes (set resources.train.nodes)")
         return self
 
     def resources_for(self, stage: str) -> Resources:
@@ -171,6 +175,14 @@ class StudyConfig(_Section):
     report: dict[str, Any] = Field(default_factory=dict, description="Options for the report (primary_judge, thresholds, ...; see docs/report.md)")
     arms: list[ArmSection] = Field(default_factory=list, description="Variants of the study trained side by side, each a curve in the report; none: one arm, 'main'")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where units run: in this process, in parallel worker processes on this machine's GPUs, or as SLURM jobs; never part of any result")
+
+    @model_validator(mode="after")
+    def _spanning_needs_a_launcher(self):
+        nodes = self.executor.resources_for("train").nodes or 1
+        if nodes > 1 and self.launch.accelerate_config is None:
+            raise ValueError(f"executor.resources.train.nodes is {nodes} but launch.accelerate_config is not set: "
+                             "a training spans nodes only under `accelerate launch`")
+        return self
 
 
 def load_study(path: str | Path, overrides: list[str] = (), limit: int | None = None) -> StudyConfig:

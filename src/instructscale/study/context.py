@@ -31,6 +31,7 @@ class StudyContext:
         self.run_dir = self.layout.run_dir
         self.ledger = Ledger(self.run_dir)
         self.teacher_url: str | None = cfg.teacher.base_url
+        self.executor = "local"  # what runs this process's units (`study run-unit --executor` says)
         self.arms: list[Arm] = resolve_arms(cfg, source)
         self._configs: dict[str, Any] = {}
         self._configs_for: str | None = "(not built)"

@@ -45,6 +45,10 @@ GPU_STAGES = ("train", "respond")  # stages that use a GPU by default, where the
 TAIL_LINES = 12
 # a unit's log is a file: no progress bars (and no transformers import in units that do not need it)
 PROGRESS_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+# units running side by side share the CPU: idle OpenMP threads sleep instead of spinning
+# against the other units' (unless the user set a policy). The thread count, and so every
+# result, stays the same (benchmarks/study_executor.py).
+SHARED_CPU_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def make_executor(study: StudyContext, kind: str | None = None):
@@ -55,6 +59,10 @@ def make_executor(study: StudyContext, kind: str | None = None):
         raise ConfigError(f"--executor: unknown executor '{kind}' (have: {', '.join(KINDS)})")
     if kind == "slurm":
         return Slurm(study, cfg)
+    nodes = cfg.resources_for("train").nodes or 1
+    if nodes > 1:
+        raise ConfigError(f"executor.resources.train.nodes is {nodes}: a training spans nodes only as a SLURM job "
+                          f"(executor slurm), not with the {kind} executor")
     gpus = gpu_slots(cfg)
     workers = cfg.workers or (max(2, len(gpus)) if kind == "workers" else 1)
     if kind == "local" and workers == 1:
@@ -173,7 +181,7 @@ class Workers(_OutOfProcess):
     def submit(self, unit: Unit, graph: Graph, *, force: bool, after: list[str]) -> None:
         need = gpus_needed(self.cfg, unit.stage, len(self.gpus))
         slots, self.free = self.free[:need], self.free[need:]
-        env = {**os.environ, **PROGRESS_ENV, **({"CUDA_VISIBLE_DEVICES": ",".join(slots)} if self.gpus else {})}
+        env = self.unit_env(slots)
         log = log_path(self.study, unit)
         with open(log, "ab") as out:
             out.write(f"== {unit.name}: worker, GPUs [{','.join(slots)}], {time.strftime('%FT%T%z')}\n".encode())
@@ -188,6 +196,11 @@ class Workers(_OutOfProcess):
             if done:
                 return [(name, self._finish(name)) for name in done]
             time.sleep(0.2)
+
+    def unit_env(self, slots: list[str]) -> dict[str, str]:
+        """A worker's environment: this one, its GPU slots, no progress bars, sleeping OpenMP threads."""
+        return {**SHARED_CPU_ENV, **os.environ, **PROGRESS_ENV,
+                **({"CUDA_VISIBLE_DEVICES": ",".join(slots)} if self.gpus else {})}
 
     def _finish(self, name: str) -> Result:
         proc, unit, slots = self.procs.pop(name)
@@ -242,13 +255,18 @@ class Slurm(_OutOfProcess):
                 return
         self._sbatch(unit, after, attempt=1, force=force)
 
+    def spans(self, unit: Unit, res) -> bool:
+        """A training under `accelerate launch` (or given `nodes`) asks for its nodes, a task on each."""
+        return unit.stage == "train" and (res.nodes is not None or self.study.cfg.launch.accelerate_config is not None)
+
     def _sbatch(self, unit: Unit, after: list[str], attempt: int, force: bool) -> None:
         res = self.cfg.resources_for(unit.stage)
         gpus = gpus_needed(self.cfg, unit.stage, res.gpus or 0)  # no `gpus`: none (a cluster's GPUs are asked for)
         log = log_path(self.study, unit)
         script = self.slurm.job_script(
             unit=unit.name, job_name=f"{self.study.cfg.name[:40]}:{unit.name}".replace(" ", "_"), log=str(log.resolve()),
-            workdir=os.getcwd(), lines=self.slurm.sbatch_lines(res, gpus, [self.active[d]["job_id"] for d in after]),
+            workdir=os.getcwd(), lines=self.slurm.sbatch_lines(res, gpus, [self.active[d]["job_id"] for d in after],
+                                                               spans=self.spans(unit, res)),
             setup=[*(f"export {k}={v}" for k, v in PROGRESS_ENV.items()), *res.setup],
             command=self.command(unit, force), attempt=attempt)
         path = self.jobs_dir / f"{unit.name.replace(':', '__')}.sbatch"

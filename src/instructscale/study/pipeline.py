@@ -69,8 +69,9 @@ class Study(StudyContext):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with exclusive(self.run_dir, "the study's run directory"), log_to(console, self.run_dir / "study.log"), \
                 self._teacher():
-            before_run(self, set(selection.stages), force=force, network=network_checks)
-            scheduler = Scheduler(self.ledger, selection, make_executor(self, executor), force=force)
+            runner = make_executor(self, executor)  # a bad executor block: refused before the checks' work
+            before_run(self, set(selection.stages), force=force, network=network_checks, executor=runner.name)
+            scheduler = Scheduler(self.ledger, selection, runner, force=force)
             outcomes = scheduler.run(self.graph)
         scheduler.raise_if_failed()
         self.ledger.raise_if_unfinished()
@@ -91,6 +92,7 @@ class Study(StudyContext):
         missing = next((d for d in unit.after if self.ledger.state(graph.by_name[d]) != "done"), None)
         if missing is not None:
             raise ConfigError(f"{name} needs {missing}, which is {self.ledger.state(graph.by_name[missing])}")
+        self.executor = executor
         outcome, _ = self.ledger.execute(unit, lambda: run_unit(self, graph, unit), force=force, executor=executor)
         return outcome
 

@@ -47,17 +47,19 @@ def eval_source_hint(study: Study) -> str | None:
             "(`instructscale evalset build`, docs/evalset.md)")
 
 
-def before_run(study: Study, stages: set[str], *, force: bool = False, network: bool = True) -> None:
-    """`study run`'s check before its first unit."""
+def before_run(study: Study, stages: set[str], *, force: bool = False, network: bool = True,
+               executor: str = "local") -> None:
+    """`study run`'s check before its first unit; under the `slurm` executor the units run on
+    the cluster's nodes, so the driver's own machine needs no GPU."""
     from instructscale.study.plan import plan_study
 
     done = set() if force else {u.name for u in study.units() if study.ledger.state(u) == "done"}
     disk = plan_study(study).disk_bytes() if not force else None  # --force redoes done units: not in the plan
-    preflight(study, stages, done, network=network, disk_bytes=disk)
+    preflight(study, stages, done, network=network, disk_bytes=disk, gpus_here=executor != "slurm")
 
 
 def preflight(study: Study, stages: set[str], done: set[str], *, network: bool = True,
-              disk_bytes: int | None = None) -> None:
+              disk_bytes: int | None = None, gpus_here: bool = True) -> None:
     """Raise PreflightError listing every problem with running the picked `stages`; units
     named in `done` are skipped by the run and need nothing."""
     todo = {s for s in stages if not (s in ("eval", "pool") and s in done)}
@@ -67,7 +69,9 @@ def preflight(study: Study, stages: set[str], done: set[str], *, network: bool =
         problems += _base_models(study, network)
     if network:
         problems += [p for e in endpoints(study, stages, done) if (p := check_server(e, study.source))]
-    problems += _gpu(study, todo)
+    problems += _accelerate_config(study, todo)
+    if gpus_here:
+        problems += _gpu(study, todo)
     if disk_bytes:
         problems += _disk(study, disk_bytes)
     if problems:
@@ -181,12 +185,32 @@ def check_base_model(path: str, network: bool) -> str | None:
     return None
 
 
+def _accelerate_config(study: Study, stages: set[str]) -> list[str]:
+    from instructscale.study.launch import read_config
+
+    path = study.cfg.launch.accelerate_config
+    if "train" not in stages or path is None:
+        return []
+    try:
+        read_config(path)
+    except ConfigError as e:
+        return [f"{study.source}: {e}"]
+    return []
+
+
 def _gpu(study: Study, stages: set[str]) -> list[str]:
     needs = []
     if "respond" in stages and study.stage_configs()["respond"].backend == "vllm":
         needs.append("respond.backend: vllm")
-    if "train" in stages and study.cfg.launch.accelerate_config is not None:
-        needs.append(f"launch.accelerate_config: {study.cfg.launch.accelerate_config}")
+    config = study.cfg.launch.accelerate_config
+    if "train" in stages and config is not None:
+        from instructscale.study.launch import trains_on_gpus
+
+        try:
+            if trains_on_gpus(config):
+                needs.append(f"launch.accelerate_config: {config}")
+        except ConfigError:
+            pass  # an unreadable config is its own problem (_accelerate_config)
     if "train" in stages and any(t.qlora for t in study.stage_configs()["train"].values()):
         needs.append("train.qlora")
     if not needs:

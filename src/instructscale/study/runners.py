@@ -116,26 +116,31 @@ def run_train(study: StudyContext, arm: Arm, ref: ModelRef) -> dict[str, Any]:
 
 
 def launch_train(study: StudyContext, cfg) -> dict[str, Any]:
-    """Train one scale in `accelerate launch` (many GPUs or nodes); the resolved settings
-    travel as a YAML file, so the launched run trains exactly what the study says."""
+    """Train one scale in `accelerate launch` (many GPUs; as a SLURM job, every node of the
+    job through srun: study/launch.py); the resolved settings travel as a YAML file, so the
+    launched run trains exactly what the study says."""
+    import os
     import subprocess
-    import sys
 
     import yaml
 
     from instructscale.datafiles import write_text
+    from instructscale.study.launch import launch_command, rendezvous
     from instructscale.train import is_finished
 
     launch = study.cfg.launch
     settings = Path(str(cfg.out) + ".train.yaml")
     write_text(settings, yaml.safe_dump({"train": cfg.model_dump(mode="json")}, allow_unicode=True))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", launch.accelerate_config,
-           *launch.extra_args, "-m", "instructscale", "train", "--preset", "", "--config", str(settings)]
-    console.print("launching: " + " ".join(cmd))
+    at = rendezvous(os.environ, launch.accelerate_config) if study.executor == "slurm" else None
+    cmd = launch_command(launch.accelerate_config, launch.extra_args,
+                         ["-m", "instructscale", "train", "--preset", "", "--config", str(settings)], at)
+    console.print("launching: " + " ".join(cmd), soft_wrap=True)
     code = subprocess.call(cmd)
     if code != 0 or not is_finished(cfg.out):
         raise ConfigError(f"launched training of {cfg.out} failed (exit code {code}); rerun to resume it")
-    return {"launched": cmd[3:], "out": str(cfg.out)}
+    return {"launched": cmd[cmd.index("--config_file"):], "out": str(cfg.out),
+            **({"nodes": at.nodes, "processes": at.nodes * at.procs_per_node, "rendezvous": f"{at.head}:{at.port}"}
+               if at else {})}
 
 
 def run_respond(study: StudyContext, ref: ModelRef, model_path: str, base_of: Arm | None = None) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 """The real scheduler (study/schedule.py) over a study's graph on a simulated node: units
-take assumed durations on a virtual clock instead of running, so the makespan of a study
-on N GPUs can be compared with running its units one after another, before renting the
-node. Durations are rough assumptions for the replica (a 7B model, 2M examples, an API
-teacher and judge), not measurements; pass your own per stage."""
+take durations on a virtual clock instead of running, so the makespan of a study on N GPUs
+can be compared with running its units one after another, before renting the node.
+
+Durations come from `study plan` (study/plan.py): a training unit takes its planned
+GPU-hours divided by the GPUs it holds, every other unit its planned wall-clock hours
+(API-bound units from the client's rate limits and concurrency). `durations` replaces
+them per stage (hours a unit; train: GPU-hours per 1,000 examples; judge: per model judged),
+for studies whose plan is not the question (tests, what-ifs)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from instructscale.console import console
@@ -14,10 +19,6 @@ from instructscale.study.schedule import Result, Scheduler
 from instructscale.study.selection import selection_of
 from instructscale.study.units import Unit
 
-# hours per unit; train: GPU-hours per 1,000 examples (2 epochs, 1,024 tokens, ZeRO-3), divided by its GPUs;
-# judge: per model judged (3 repeats of ~2,000 answers through an API)
-DURATIONS_H = {"eval": 0.01, "pool": 30.0, "subsets": 0.5, "base": 0.2, "train": 0.25, "respond": 0.15,
-               "judge": 0.3, "report": 0.05}
 GPUS = {"train": 8, "respond": 1}
 
 
@@ -29,32 +30,24 @@ class Simulation:
 
 
 class SimulatedNode:
-    """An executor on a virtual clock: a unit holds its GPUs for its duration."""
+    """An executor on a virtual clock: a unit holds its GPUs for `hours(unit, graph, gpus)`."""
 
     name = "simulated"
     chains = False
 
-    def __init__(self, gpus: int, durations: dict[str, float], unit_gpus: dict[str, int]):
+    def __init__(self, gpus: int, hours: Callable[[Unit, Graph, int], float], unit_gpus: dict[str, int]):
         self.now, self.free, self.total = 0.0, gpus, 0.0
-        self.gpus, self.durations, self.unit_gpus = gpus, durations, unit_gpus
+        self.gpus, self.hours, self.unit_gpus = gpus, hours, unit_gpus
         self.running: dict[str, tuple[float, int]] = {}
 
     def need(self, unit: Unit) -> int:
         return min(self.unit_gpus.get(unit.stage, 0), self.gpus)
 
-    def duration(self, unit: Unit, graph: Graph) -> float:
-        hours = self.durations[unit.stage]
-        if unit.stage == "train":
-            return hours * graph.ref(unit.task["model"]).size / 1000 / max(1, self.need(unit))
-        if unit.stage == "judge":
-            return hours * len(unit.after)
-        return hours
-
     def fits(self, unit: Unit) -> bool:
         return self.need(unit) <= self.free
 
     def submit(self, unit: Unit, graph: Graph, *, force: bool, after: list[str]) -> None:
-        hours = self.duration(unit, graph)
+        hours = self.hours(unit, graph, self.need(unit))
         self.total += hours
         self.free -= self.need(unit)
         self.running[unit.name] = (self.now + hours, self.need(unit))
@@ -73,10 +66,43 @@ class SimulatedNode:
         """Nothing really runs."""
 
 
+def planned_hours(plan) -> Callable[[Unit, Graph, int], float]:
+    """A unit's hours from its row of `study plan`: training GPU-hours over the GPUs it holds,
+    else the row's wall-clock."""
+    rows = {row.unit: row for row in plan.rows}
+
+    def hours(unit: Unit, graph: Graph, gpus: int) -> float:
+        row = rows.get(unit.name)
+        if row is None:
+            return 0.0
+        return row.gpu_hours / max(1, gpus) if unit.stage == "train" else row.wall_hours
+
+    return hours
+
+
+def per_stage_hours(durations: dict[str, float]) -> Callable[[Unit, Graph, int], float]:
+    """Hours per stage: train per 1,000 examples and GPU, judge per model judged."""
+
+    def hours(unit: Unit, graph: Graph, gpus: int) -> float:
+        h = durations[unit.stage]
+        if unit.stage == "train":
+            return h * graph.ref(unit.task["model"]).size / 1000 / max(1, gpus)
+        return h * len(unit.after) if unit.stage == "judge" else h
+
+    return hours
+
+
 def simulate(study, gpus: int = 8, durations: dict[str, float] | None = None,
-             unit_gpus: dict[str, int] | None = None) -> Simulation:
-    """Schedule every unit of `study` (a Study whose run directory is empty) on `gpus` GPUs."""
-    node = SimulatedNode(gpus, {**DURATIONS_H, **(durations or {})}, {**GPUS, **(unit_gpus or {})})
+             unit_gpus: dict[str, int] | None = None, assumptions=None) -> Simulation:
+    """Schedule every unit of `study` (a Study whose run directory is empty) on `gpus` GPUs,
+    with `study plan`'s durations (under `assumptions`) or `durations` per stage."""
+    if durations is None:
+        from instructscale.study.plan import Assumptions, plan_study
+
+        hours = planned_hours(plan_study(study, assumptions or Assumptions(gpus=gpus)))
+    else:
+        hours = per_stage_hours(durations)
+    node = SimulatedNode(gpus, hours, {**GPUS, **(unit_gpus or {})})
     scheduler = Scheduler(study.ledger, selection_of(None, None, None, [a.name for a in study.arms]), node)
     quiet, console.quiet = console.quiet, True
     try:

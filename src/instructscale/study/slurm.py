@@ -24,9 +24,13 @@ class SlurmError(InstructscaleError):
     """A SLURM command failed (no cluster, a rejected job script)."""
 
 
-def sbatch_lines(res: Resources, gpus: int, job_ids: list[str]) -> list[str]:
-    """The #SBATCH lines of a unit: its stage's resources and its inputs' jobs as `afterok`."""
-    options = [("partition", res.partition), ("account", res.account), ("qos", res.qos),
+def sbatch_lines(res: Resources, gpus: int, job_ids: list[str], spans: bool = False) -> list[str]:
+    """The #SBATCH lines of a unit: its stage's resources and its inputs' jobs as `afterok`.
+    `spans` (a training): `nodes` nodes, one task on each (study/launch.py starts the
+    processes of a node)."""
+    nodes = (res.nodes or 1) if spans else None
+    options = [("nodes", nodes), ("ntasks-per-node", 1 if nodes else None),
+               ("partition", res.partition), ("account", res.account), ("qos", res.qos),
                ("constraint", res.constraint), ("cpus-per-task", res.cpus), ("mem", res.mem), ("time", res.time),
                ("gres", f"gpu:{gpus}" if gpus else None),
                ("dependency", "afterok:" + ":".join(job_ids) if job_ids else None)]
