@@ -27,7 +27,6 @@ from pathlib import Path
 import yaml
 
 from instructscale.study import Study, load_study
-from instructscale.study.plan import Assumptions
 from instructscale.study.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +73,7 @@ def main() -> None:
     print(f"{'GPUs':<6}{'per training':>13}{'units':>7}{'sequential h':>14}{'makespan h':>12}{'ratio':>8}")
     # one node, each training on all of it or one GPU each (e.g. LoRA); four nodes, a node per training
     for gpus, train_gpus in ((args.gpus, args.gpus), (args.gpus, 1), (4 * args.gpus, args.gpus)):
-        sim = simulate(Study(replica, source="configs/replica.yaml"), gpus=gpus, unit_gpus={"train": train_gpus},
-                       assumptions=Assumptions(gpus=train_gpus))
+        sim = simulate(Study(replica, source="configs/replica.yaml"), gpus=gpus, unit_gpus={"train": train_gpus})
         print(f"{gpus:<6}{train_gpus:>13}{sim.units:>7}{sim.sequential_h:>14.1f}{sim.makespan_h:>12.1f}"
               f"{sim.sequential_h / sim.makespan_h:>8.2f}x")
 

@@ -11,7 +11,6 @@ last and wins.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +35,10 @@ class Rendezvous:
     procs_per_node: int
     cpus_per_task: int | None = None  # srun does not inherit sbatch's --cpus-per-task (SLURM 22.05+)
 
+    @property
+    def processes(self) -> int:
+        return self.nodes * self.procs_per_node
+
 
 def rendezvous(env: Mapping[str, str], accelerate_config: str) -> Rendezvous:
     """The rendezvous of the SLURM job this process runs in (a `sbatch` job's environment).
@@ -47,12 +50,13 @@ def rendezvous(env: Mapping[str, str], accelerate_config: str) -> Rendezvous:
         nodelist = env["SLURM_JOB_NODELIST"]
     except (KeyError, ValueError) as e:
         raise ConfigError(f"training under srun needs the environment of a SLURM job (missing or bad {e})") from None
-    hosts = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
-                           check=False).stdout.split()
+    from instructscale.study.slurm import hostnames
+
+    hosts = hostnames(nodelist)
     if not hosts:
         raise ConfigError(f"`scontrol show hostnames {nodelist}` named no host: cannot find the rendezvous node")
     gpus = env.get("SLURM_GPUS_ON_NODE", "")
-    procs = int(gpus) if gpus.isdigit() and int(gpus) > 0 else _procs_per_machine(accelerate_config)
+    procs = int(gpus) if gpus.isdigit() and int(gpus) > 0 else _procs_per_machine(read_config(accelerate_config))
     cpus = env.get("SLURM_CPUS_PER_TASK", "")
     return Rendezvous(nodes=nodes, head=hosts[0], port=PORT_BASE + job_id % PORT_SPAN, procs_per_node=procs,
                       cpus_per_task=int(cpus) if cpus.isdigit() else None)
@@ -69,14 +73,12 @@ def read_config(path: str) -> dict:
     return cfg
 
 
-def trains_on_gpus(path: str) -> bool:
-    """Whether an accelerate config trains on GPUs (not `use_cpu`, not NO / MULTI_CPU)."""
-    cfg = read_config(path)
+def trains_on_gpus(cfg: dict) -> bool:
+    """Whether an accelerate config (read_config) trains on GPUs (not `use_cpu`, not NO / MULTI_CPU)."""
     return not cfg.get("use_cpu") and str(cfg.get("distributed_type", "NO")).upper() not in ("NO", "MULTI_CPU")
 
 
-def _procs_per_machine(path: str) -> int:
-    cfg = read_config(path)
+def _procs_per_machine(cfg: dict) -> int:
     return max(1, int(cfg.get("num_processes") or 1) // max(1, int(cfg.get("num_machines") or 1)))
 
 
@@ -88,7 +90,7 @@ def launch_command(accelerate_config: str, extra_args: list[str], train_args: li
         return [python, "-m", "accelerate.commands.launch", "--config_file", accelerate_config, *extra_args,
                 *train_args]
     shape = ["--config_file", accelerate_config, "--num_machines", str(at.nodes),
-             "--num_processes", str(at.nodes * at.procs_per_node), "--main_process_ip", at.head,
+             "--num_processes", str(at.processes), "--main_process_ip", at.head,
              "--main_process_port", str(at.port), "--rdzv_backend", "static", "--same_network"]
     srun = ["srun", f"--nodes={at.nodes}", f"--ntasks={at.nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
             *([f"--cpus-per-task={at.cpus_per_task}"] if at.cpus_per_task else [])]

@@ -69,9 +69,10 @@ def preflight(study: Study, stages: set[str], done: set[str], *, network: bool =
         problems += _base_models(study, network)
     if network:
         problems += [p for e in endpoints(study, stages, done) if (p := check_server(e, study.source))]
-    problems += _accelerate_config(study, todo)
+    accelerate, unreadable = _accelerate_config(study, todo)
+    problems += unreadable
     if gpus_here:
-        problems += _gpu(study, todo)
+        problems += _gpu(study, todo, accelerate)
     if disk_bytes:
         problems += _disk(study, disk_bytes)
     if problems:
@@ -185,32 +186,27 @@ def check_base_model(path: str, network: bool) -> str | None:
     return None
 
 
-def _accelerate_config(study: Study, stages: set[str]) -> list[str]:
+def _accelerate_config(study: Study, stages: set[str]) -> tuple[dict | None, list[str]]:
+    """The accelerate config a training unit still to run is launched with (None: none), or why it cannot be read."""
     from instructscale.study.launch import read_config
 
     path = study.cfg.launch.accelerate_config
     if "train" not in stages or path is None:
-        return []
+        return None, []
     try:
-        read_config(path)
+        return read_config(path), []
     except ConfigError as e:
-        return [f"{study.source}: {e}"]
-    return []
+        return None, [f"{study.source}: {e}"]
 
 
-def _gpu(study: Study, stages: set[str]) -> list[str]:
+def _gpu(study: Study, stages: set[str], accelerate: dict | None) -> list[str]:
+    from instructscale.study.launch import trains_on_gpus
+
     needs = []
     if "respond" in stages and study.stage_configs()["respond"].backend == "vllm":
         needs.append("respond.backend: vllm")
-    config = study.cfg.launch.accelerate_config
-    if "train" in stages and config is not None:
-        from instructscale.study.launch import trains_on_gpus
-
-        try:
-            if trains_on_gpus(config):
-                needs.append(f"launch.accelerate_config: {config}")
-        except ConfigError:
-            pass  # an unreadable config is its own problem (_accelerate_config)
+    if accelerate is not None and trains_on_gpus(accelerate):
+        needs.append(f"launch.accelerate_config: {study.cfg.launch.accelerate_config}")
     if "train" in stages and any(t.qlora for t in study.stage_configs()["train"].values()):
         needs.append("train.qlora")
     if not needs:

@@ -139,7 +139,7 @@ def launch_train(study: StudyContext, cfg) -> dict[str, Any]:
     if code != 0 or not is_finished(cfg.out):
         raise ConfigError(f"launched training of {cfg.out} failed (exit code {code}); rerun to resume it")
     return {"launched": cmd[cmd.index("--config_file"):], "out": str(cfg.out),
-            **({"nodes": at.nodes, "processes": at.nodes * at.procs_per_node, "rendezvous": f"{at.head}:{at.port}"}
+            **({"nodes": at.nodes, "processes": at.processes, "rendezvous": f"{at.head}:{at.port}"}
                if at else {})}
 
 

@@ -99,7 +99,7 @@ def simulate(study, gpus: int = 8, durations: dict[str, float] | None = None,
     if durations is None:
         from instructscale.study.plan import Assumptions, plan_study
 
-        hours = planned_hours(plan_study(study, assumptions or Assumptions(gpus=gpus)))
+        hours = planned_hours(plan_study(study, assumptions or Assumptions()))
     else:
         hours = per_stage_hours(durations)
     node = SimulatedNode(gpus, hours, {**GPUS, **(unit_gpus or {})})

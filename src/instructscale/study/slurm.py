@@ -88,6 +88,11 @@ def job_states(job_ids: list[str]) -> dict[str, dict[str, str]]:
     return states
 
 
+def hostnames(nodelist: str) -> list[str]:
+    """The hosts of a SLURM node list (`gpu[07-08]` -> gpu07, gpu08)."""
+    return _call(["scontrol", "show", "hostnames", nodelist], check=False).split()
+
+
 def available() -> bool:
     from shutil import which
 
